@@ -1,0 +1,26 @@
+# Fermion developer entry points. Every target that runs Python first makes sure the
+# system packages and .venv are in place (scripts/install-deps.sh; fast when they are).
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?= -q -ra
+
+.PHONY: deps test demo bench lint clean
+
+deps:
+	bash scripts/install-deps.sh
+
+test: deps
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+
+demo: deps
+	$(PYTHON) -m fermion.demo
+
+bench: deps
+	$(PYTHON) -m bench.run
+
+lint: deps
+	$(VENV)/bin/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) var/

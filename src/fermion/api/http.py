@@ -1,0 +1,91 @@
+"""HTTP plumbing shared by the route modules: JSON responses, errors, identity, bodies.
+
+Every error leaves as ``{"NeutronError": {"type", "message", "detail"}}``; anything
+unexpected is logged and becomes a 500 in the same form (and the transaction is rolled
+back, so nothing is half-written).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fermion import exceptions as exc
+from fermion.api.context import Context
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def error_response(error: exc.NeutronError) -> Response:
+    return json_response({"NeutronError": {"type": error.type, "message": error.message,
+                                           "detail": ""}}, error.status)
+
+
+class AuthFailed(Exception):
+    """The identity middleware answered the request itself (e.g. 401 from Keystone)."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+
+
+async def identify(request: Request) -> Context:
+    auth = request.app.state.auth
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if getattr(auth, "blocking", True):
+        result = await run_in_threadpool(auth.authenticate, headers)
+    else:
+        result = auth.authenticate(headers)
+    if isinstance(result, tuple):
+        raise AuthFailed(*result)
+    return result
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refusing anything over ``max_request_body_size`` with a 413."""
+    limit = request.app.state.max_body
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise exc.HTTPRequestEntityTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise exc.HTTPRequestEntityTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await run_in_threadpool(fn, *args)
+
+
+def if_match(request: Request) -> int | None:
+    """``If-Match: revision_number=N`` (revision-if-match extension)."""
+    header = request.headers.get("if-match")
+    if not header:
+        return None
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "revision_number" and value.isdigit():
+            return int(value)
+    raise exc.HTTPBadRequest(msg=f"Invalid If-Match header: {header!r}; expected "
+                             "'revision_number=N'")
+
+
+def select_fields(items: list[dict], fields: list[str] | None) -> list[dict]:
+    if not fields:
+        return items
+    wanted = set(fields)
+    return [{k: v for k, v in item.items() if k in wanted} for item in items]

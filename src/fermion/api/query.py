@@ -1,0 +1,97 @@
+"""List parameters: filters, ``fields``, sorting, pagination and tag filters.
+
+``parse_list_query`` turns the query string into a ``ListQuery`` checked against the
+resource's attribute map (the ``filter-validation`` extension: an unknown filter is a 400).
+A repeated key means "any of"; an empty value matches the empty string
+(``empty-string-filtering``). Pure: no database access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fermion.api.attributes import CONTROL_PARAMS, Attr
+from fermion.api.request import bad
+from fermion.api.validators import Invalid, boolean
+
+
+@dataclass
+class ListQuery:
+    filters: dict[str, list[Any]] = field(default_factory=dict)
+    fields: list[str] | None = None
+    sorts: list[tuple[str, bool]] = field(default_factory=list)  # (attribute, ascending)
+    limit: int | None = None
+    marker: str | None = None
+    page_reverse: bool = False
+    tags: dict[str, list[str]] = field(default_factory=dict)  # "tags", "not-tags-any", ...
+    extra: dict[str, list[str]] = field(default_factory=dict)  # resource-specific (fixed_ips)
+
+
+def _convert(kind: str, name: str, raw: str) -> Any:
+    if kind == "bool":
+        try:
+            return boolean(raw)
+        except Invalid:
+            raise bad(f"Invalid input for {name}. Reason: '{raw}' cannot be converted "
+                      "to boolean.") from None
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise bad(f"Invalid input for {name}. Reason: '{raw}' is not an integer.") from None
+    return raw
+
+
+def parse_list_query(items: list[tuple[str, str]], attrs: dict[str, Attr],
+                     special: frozenset[str] = frozenset(), max_limit: int = -1) -> ListQuery:
+    query = ListQuery()
+    sort_keys: list[str] = []
+    sort_dirs: list[str] = []
+    for key, raw in items:
+        if key == "fields":
+            query.fields = (query.fields or []) + [f for f in raw.split(",") if f]
+        elif key == "sort_key":
+            sort_keys.append(raw)
+        elif key == "sort_dir":
+            sort_dirs.append(raw)
+        elif key == "limit":
+            query.limit = _limit(raw)
+        elif key == "marker":
+            query.marker = raw
+        elif key == "page_reverse":
+            query.page_reverse = _convert("bool", key, raw)
+        elif key in CONTROL_PARAMS:
+            query.tags.setdefault(key, []).extend(t for t in raw.split(",") if t)
+        elif key in special:
+            query.extra.setdefault(key, []).append(raw)
+        else:
+            name = "project_id" if key == "tenant_id" else key
+            attr = attrs.get(name)
+            if attr is None or attr.filter is None:
+                raise bad(f"[{key}] is invalid attribute for filtering")
+            query.filters.setdefault(name, []).append(_convert(attr.filter, key, raw))
+    if sort_dirs and len(sort_dirs) != len(sort_keys):
+        raise bad("The number of sort_keys and sort_dirs must be same")
+    for index, key in enumerate(sort_keys):
+        attr = attrs.get(key)
+        if attr is None or not attr.sort:
+            raise bad(f"{key} is invalid attribute for sort_key")
+        direction = sort_dirs[index] if sort_dirs else "asc"
+        if direction not in ("asc", "desc"):
+            raise bad(f"{direction} is invalid value for sort_dir, valid value is 'asc' "
+                      "and 'desc'")
+        query.sorts.append(("project_id" if key == "tenant_id" else key, direction == "asc"))
+    if max_limit > 0 and (query.limit is None or query.limit > max_limit):
+        query.limit = max_limit
+    return query
+
+
+def _limit(raw: str) -> int | None:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise bad(f"Limit must be an integer 0 or greater and not '{raw}'")
+    return value or None

@@ -1,0 +1,185 @@
+"""Neutron-style INI configuration: the same file names, sections and option names.
+
+Every option Fermion understands is declared once in ``OPTIONS`` with its type and default,
+so a missing file just means defaults. Unknown options in known sections warn; a bad value
+fails at start with the file, section and option named. Free-form sections (the options of
+keystonemiddleware) are kept as raw strings.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message names where it came from."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class Opt:
+    section: str
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str = ""
+
+
+OPTIONS: list[Opt] = [
+    # neutron.conf [DEFAULT]
+    Opt("DEFAULT", "bind_host", _str, "127.0.0.1", "Address the API listens on"),
+    Opt("DEFAULT", "bind_port", _int, 9696, "Port the API listens on"),
+    Opt("DEFAULT", "auth_strategy", _str, "noauth", "noauth or keystone"),
+    Opt("DEFAULT", "base_mac", _str, "fa:16:3e:00:00:00", "Base MAC; 00 octets are randomised"),
+    Opt("DEFAULT", "global_physnet_mtu", _int, 1500, "MTU of the underlying physical networks"),
+    Opt("DEFAULT", "max_allowed_address_pair", _int, 10, "Allowed address pairs per port"),
+    Opt("DEFAULT", "max_dns_nameservers", _int, 5, "DNS nameservers per subnet"),
+    Opt("DEFAULT", "max_subnet_host_routes", _int, 20, "Host routes per subnet"),
+    Opt("DEFAULT", "allow_overlapping_ips", _bool, True, "Overlapping subnets across networks"),
+    Opt("DEFAULT", "pagination_max_limit", _int, -1, "Largest page; -1 means no limit"),
+    Opt("DEFAULT", "dns_domain", _str, "openstacklocal", "Domain for hostnames"),
+    Opt("DEFAULT", "agent_down_time", _int, 75, "Seconds without heartbeat before an agent is dead"),
+    Opt("DEFAULT", "api_workers", _int, 1, "Accepted for compatibility; one process serves"),
+    Opt("DEFAULT", "debug", _bool, False, "Debug logging"),
+    Opt("DEFAULT", "core_plugin", _str, "ml2", "Accepted for compatibility (always ML2)"),
+    Opt("DEFAULT", "service_plugins", _list, [], "Accepted for compatibility"),
+    Opt("DEFAULT", "state_path", _str, "/var/lib/neutron", "Accepted for compatibility"),
+    Opt("DEFAULT", "transport_url", _str, "", "Accepted for compatibility (no message bus)"),
+    Opt("DEFAULT", "rpc_workers", _int, 0, "Accepted for compatibility"),
+    Opt("DEFAULT", "rpc_state_report_workers", _int, 0, "Accepted for compatibility"),
+    Opt("DEFAULT", "notify_nova_on_port_status_changes", _bool, False, "Accepted"),
+    Opt("DEFAULT", "notify_nova_on_port_data_changes", _bool, False, "Accepted"),
+    Opt("DEFAULT", "dhcp_agent_notification", _bool, False, "Accepted"),
+    Opt("DEFAULT", "log_file", _str, "", "Log file (default: stderr)"),
+    Opt("database", "connection", _str, "sqlite:///fermion.sqlite", "SQLAlchemy database URL"),
+    Opt("oslo_middleware", "max_request_body_size", _int, 114688, "Largest request body (bytes)"),
+    Opt("oslo_concurrency", "lock_path", _str, "", "Accepted for compatibility"),
+    Opt("quotas", "default_quota", _int, -1, "Default for resources without their own quota"),
+    Opt("quotas", "quota_network", _int, 100, "Networks per project"),
+    Opt("quotas", "quota_subnet", _int, 100, "Subnets per project"),
+    Opt("quotas", "quota_port", _int, 500, "Ports per project"),
+    Opt("quotas", "quota_subnetpool", _int, -1, "Subnet pools per project"),
+    Opt("quotas", "quota_router", _int, 10, "Routers per project"),
+    Opt("quotas", "quota_floatingip", _int, 50, "Floating IPs per project"),
+    Opt("quotas", "quota_security_group", _int, 10, "Security groups per project"),
+    Opt("quotas", "quota_security_group_rule", _int, 100, "Security group rules per project"),
+    # ml2_conf.ini
+    Opt("ml2", "type_drivers", _list, ["local", "flat", "vlan", "vxlan", "gre", "geneve"], ""),
+    Opt("ml2", "tenant_network_types", _list, ["local"], "Tried in order for tenant networks"),
+    Opt("ml2", "mechanism_drivers", _list, ["openvswitch"], "Accepted (Open vSwitch is built in)"),
+    Opt("ml2", "extension_drivers", _list, ["port_security"], "Accepted (built in)"),
+    Opt("ml2", "path_mtu", _int, 0, "MTU of the underlay path for tunnels; 0 = global"),
+    Opt("ml2", "physical_network_mtus", _list, [], "physnet:mtu pairs"),
+    Opt("ml2", "overlay_ip_version", _int, 4, "IP version of tunnel endpoints"),
+    Opt("ml2_type_flat", "flat_networks", _list, ["*"], "Physnets usable by flat networks"),
+    Opt("ml2_type_vlan", "network_vlan_ranges", _list, [], "physnet or physnet:min:max"),
+    Opt("ml2_type_vxlan", "vni_ranges", _list, [], "min:max VNI ranges for tenants"),
+    Opt("ml2_type_vxlan", "vxlan_group", _str, "", "Accepted (multicast is not used)"),
+    Opt("ml2_type_gre", "tunnel_id_ranges", _list, [], "min:max tunnel id ranges"),
+    Opt("ml2_type_geneve", "vni_ranges", _list, [], "min:max VNI ranges"),
+    Opt("ml2_type_geneve", "max_header_size", _int, 30, "Geneve encapsulation header size"),
+    Opt("securitygroup", "firewall_driver", _str, "openvswitch", "Accepted"),
+    Opt("securitygroup", "enable_security_group", _bool, True, ""),
+]
+
+# Sections taken as free-form key/value strings (handed to a library as they are).
+FREE_FORM_SECTIONS = {"keystone_authtoken", "fermion"}
+
+_BY_KEY = {(opt.section, opt.name): opt for opt in OPTIONS}
+
+
+class Config:
+    """Parsed options: ``conf.get("ml2", "type_drivers")`` or ``conf.section("keystone_authtoken")``."""
+
+    def __init__(self, values: dict[tuple[str, str], Any], free: dict[str, dict[str, str]]):
+        self._values = values
+        self._free = free
+
+    def get(self, section: str, name: str) -> Any:
+        key = (section, name)
+        if key in self._values:
+            return self._values[key]
+        return _BY_KEY[key].default
+
+    def section(self, name: str) -> dict[str, str]:
+        return dict(self._free.get(name, {}))
+
+    def set(self, section: str, name: str, value: Any) -> None:
+        self._values[(section, name)] = value
+
+
+def load(files: Iterable[str] = ()) -> Config:
+    """Read the INI files in order (later files win), validate, and return a Config."""
+    values: dict[tuple[str, str], Any] = {}
+    free: dict[str, dict[str, str]] = {}
+    known_sections = {opt.section for opt in OPTIONS}
+    for path in files:
+        parser = configparser.ConfigParser(
+            default_section="\x00none", interpolation=None, strict=False
+        )
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        for section in parser.sections():
+            if section in FREE_FORM_SECTIONS:
+                free.setdefault(section, {}).update(dict(parser.items(section)))
+                continue
+            if section not in known_sections:
+                LOG.warning("%s: section [%s] is not used by Fermion", path, section)
+                continue
+            for name, raw in parser.items(section):
+                opt = _BY_KEY.get((section, name))
+                if opt is None:
+                    LOG.warning("%s: option [%s] %s is not used by Fermion", path, section, name)
+                    continue
+                try:
+                    values[(section, name)] = opt.parse(raw)
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"{path}: [{section}] {name} = {raw!r} is invalid: {exc}"
+                    ) from exc
+    conf = Config(values, free)
+    _check(conf)
+    return conf
+
+
+def _check(conf: Config) -> None:
+    strategy = conf.get("DEFAULT", "auth_strategy")
+    if strategy not in ("noauth", "keystone"):
+        raise ConfigError(f"[DEFAULT] auth_strategy = {strategy!r}: must be noauth or keystone")
+    if not 1 <= conf.get("DEFAULT", "bind_port") <= 65535:
+        raise ConfigError("[DEFAULT] bind_port must be between 1 and 65535")
+    # The ML2 type configuration is validated by building it (raises ConfigError).
+    from fermion.plugin.ml2.types import TypeConfig
+
+    TypeConfig.from_config(conf)

@@ -1,0 +1,123 @@
+"""Connections and transactions: SQLite (WAL, one writer at a time) or PostgreSQL.
+
+``Database.write(fn)`` runs ``fn(conn)`` in one transaction and commits it whole or not at
+all; when two writers collide on a unique constraint or a serialisation failure it runs
+``fn`` again (a few times), so callers write plain "read, decide, insert" code.
+On SQLite, writers also take a process-wide lock and ``BEGIN IMMEDIATE``: SQLite has one
+writer anyway, and queueing in Python is cheaper than retrying on "database is locked".
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy import Connection, create_engine, event, insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from fermion.db import models
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRIES = 10
+
+
+class Retry(Exception):
+    """Raised inside a write to ask for the whole transaction to run again."""
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class Database:
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock()
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=8, max_overflow=16,
+            )
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent snapshot for several queries (rolled back at the end)."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                if self.is_sqlite:
+                    with self._write_lock:
+                        return self._run(fn)
+                return self._run(fn)
+            except (Retry, IntegrityError, OperationalError, DBAPIError) as error:
+                if not _retriable(error) or attempt == RETRIES - 1:
+                    raise
+                LOG.debug("write conflict, retrying (%s): %s", attempt + 1, error)
+        raise AssertionError("unreachable")
+
+    def _run(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect().execution_options(fermion_write=True) as conn:
+            with conn.begin():
+                return fn(conn)
+
+
+def _retriable(error: Exception) -> bool:
+    if isinstance(error, Retry):
+        return True
+    if isinstance(error, IntegrityError):
+        # Unique violations from a concurrent writer; the retry re-reads and decides again.
+        return True
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    # PostgreSQL serialization_failure / deadlock_detected; SQLite "database is locked".
+    return code in ("40001", "40P01") or "database is locked" in str(error)
+
+
+def _sqlite_connect(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("fermion_write")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def record_change(conn: Connection, resource: str, resource_id: str, action: str,
+                  project_id: str | None) -> None:
+    """Append to the global revision log (the agents' change feed)."""
+    conn.execute(insert(models.changes).values(
+        resource=resource, resource_id=resource_id, action=action, project_id=project_id,
+        created_at=utcnow()))
+
+
+def create_schema(db: Database) -> None:
+    """Bring the schema to the newest migration (Alembic), creating it when empty."""
+    from fermion.db.migrate import upgrade
+
+    upgrade(db.url)

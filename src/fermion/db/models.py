@@ -1,0 +1,189 @@
+"""The schema, as SQLAlchemy Core tables (Alembic migrations in ``db/migrations`` match these).
+
+Table names follow Neutron's where one exists (``networks``, ``subnets``, ``ports``,
+``ipallocations``, ``networksegments``, ``subnetpools``, ``quotas``, ``tags``) so that an
+engineer who knows Neutron's database finds their way. Small ordered lists that are never
+filtered on (allocation pools, DNS servers, host routes, address pairs, extra DHCP options,
+binding profile) are JSON columns of their owner instead of child tables: one row per object
+keeps list calls to a handful of queries however many objects there are.
+
+Uniqueness the API promises is enforced here, so concurrent writers cannot break it:
+one MAC per network, one owner per (subnet, IP), one network per allocated segment.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column:
+    return Column("id", String(36), primary_key=True)
+
+
+def _standard() -> list[Column]:
+    """Neutron's standard attributes: owner, name, description, timestamps and revision."""
+    return [
+        Column("project_id", String(255), index=True),
+        Column("name", String(255), nullable=False, default=""),
+        Column("description", String(255), nullable=False, default=""),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Column("revision_number", Integer, nullable=False, default=0),
+    ]
+
+
+networks = Table(
+    "networks",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("status", String(16), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("shared", Boolean, nullable=False, default=False),
+    Column("router_external", Boolean, nullable=False, default=False),
+    Column("mtu", Integer, nullable=False),
+    Column("port_security_enabled", Boolean, nullable=False, default=True),
+    Column("availability_zone_hints", JSON, nullable=False),
+    Column("dns_domain", String(255), nullable=False, default=""),
+)
+
+networksegments = Table(
+    "networksegments",
+    metadata,
+    _id(),
+    Column("network_id", String(36), ForeignKey("networks.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("network_type", String(32), nullable=False),
+    Column("physical_network", String(64)),
+    Column("segmentation_id", Integer),
+    Column("segment_index", Integer, nullable=False, default=0),
+    # "vlan:physnet:100", "flat:physnet", "vxlan:5"; NULL for local. Unique: no two networks
+    # ever hold the same segment, even when two servers allocate at once.
+    Column("allocation_key", String(128), unique=True),
+)
+
+subnetpools = Table(
+    "subnetpools",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("ip_version", Integer, nullable=False),
+    Column("default_prefixlen", Integer, nullable=False),
+    Column("min_prefixlen", Integer, nullable=False),
+    Column("max_prefixlen", Integer, nullable=False),
+    Column("shared", Boolean, nullable=False, default=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("default_quota", Integer),
+    Column("address_scope_id", String(36)),
+    Column("prefixes", JSON, nullable=False),
+)
+
+subnets = Table(
+    "subnets",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("network_id", String(36), ForeignKey("networks.id"), nullable=False, index=True),
+    Column("ip_version", Integer, nullable=False),
+    Column("cidr", String(64), nullable=False),
+    Column("gateway_ip", String(64)),
+    Column("enable_dhcp", Boolean, nullable=False),
+    Column("ipv6_ra_mode", String(16)),
+    Column("ipv6_address_mode", String(16)),
+    Column("subnetpool_id", String(36), ForeignKey("subnetpools.id"), index=True),
+    Column("segment_id", String(36), ForeignKey("networksegments.id")),
+    Column("allocation_pools", JSON, nullable=False),
+    Column("dns_nameservers", JSON, nullable=False),
+    Column("host_routes", JSON, nullable=False),
+)
+
+ports = Table(
+    "ports",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("network_id", String(36), ForeignKey("networks.id"), nullable=False, index=True),
+    Column("mac_address", String(32), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("device_id", String(255), nullable=False, default="", index=True),
+    Column("device_owner", String(255), nullable=False, default="", index=True),
+    Column("port_security_enabled", Boolean, nullable=False, default=True),
+    Column("binding_host_id", String(255), nullable=False, default="", index=True),
+    Column("binding_vif_type", String(64), nullable=False, default="unbound"),
+    Column("binding_vnic_type", String(64), nullable=False, default="normal"),
+    Column("binding_vif_details", JSON, nullable=False),
+    Column("binding_profile", JSON, nullable=False),
+    Column("allowed_address_pairs", JSON, nullable=False),
+    Column("extra_dhcp_opts", JSON, nullable=False),
+    Column("dns_name", String(255), nullable=False, default=""),
+    UniqueConstraint("network_id", "mac_address"),
+)
+
+ipallocations = Table(
+    "ipallocations",
+    metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), index=True),
+    Column("ip_address", String(64), primary_key=True),
+    Column("subnet_id", String(36), ForeignKey("subnets.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("network_id", String(36), nullable=False, index=True),
+)
+
+securitygroupportbindings = Table(
+    "securitygroupportbindings",
+    metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("security_group_id", String(36), primary_key=True, index=True),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("resource_id", String(36), primary_key=True),
+    Column("tag", String(255), primary_key=True),
+    Column("resource_type", String(64), nullable=False),
+    Index("ix_tags_tag", "tag"),
+)
+
+quotas = Table(
+    "quotas",
+    metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("resource", String(255), primary_key=True),
+    Column("limit", Integer, nullable=False),
+)
+
+# One global, ever-growing revision: every committed write appends a row. Agents will read
+# this as the change feed ("what changed after revision R").
+changes = Table(
+    "changes",
+    metadata,
+    Column("revision", Integer, primary_key=True, autoincrement=True),
+    Column("resource", String(64), nullable=False),
+    Column("resource_id", String(36), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("project_id", String(255)),
+    Column("created_at", DateTime, nullable=False),
+)

@@ -1,0 +1,281 @@
+"""Ports: MAC and fixed IPs, port security, address pairs, DHCP options and the binding.
+
+Visible to their project and to the owner of their network. ``binding:*`` is admin-only.
+A port starts DOWN; the L2 agent reports it ACTIVE once wired (a later change). Ports that
+routers own cannot be deleted through the port API (409 L3PortInUse), as in Neutron.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select
+
+from fermion import exceptions as exc
+from fermion.api.attributes import PORT
+from fermion.api.context import Context
+from fermion.api.request import bad, enforce_network_owner
+from fermion.db import models
+from fermion.plugin import ip_allocation, listing
+from fermion.plugin.base import Resource, standard_view
+
+P = models.ports
+IPA = models.ipallocations
+SGB = models.securitygroupportbindings
+SPECIAL_FILTERS = frozenset({"fixed_ips", "security_groups"})
+ROUTER_OWNED = ("network:router_interface", "network:router_gateway", "network:floatingip",
+                "network:router_interface_distributed", "network:ha_router_replicated_interface")
+
+
+class Ports(Resource):
+    member, collection = "port", "ports"
+    table = P
+    not_found, not_found_key = exc.PortNotFound, "port_id"
+    columns = {
+        "network_id": P.c.network_id, "mac_address": P.c.mac_address,
+        "admin_state_up": P.c.admin_state_up, "status": P.c.status,
+        "device_id": P.c.device_id, "device_owner": P.c.device_owner,
+        "port_security_enabled": P.c.port_security_enabled,
+        "binding:host_id": P.c.binding_host_id, "binding:vif_type": P.c.binding_vif_type,
+        "binding:vnic_type": P.c.binding_vnic_type, "dns_name": P.c.dns_name,
+    }
+
+    def visible(self, ctx: Context):
+        if ctx.is_admin:
+            return None
+        owned_networks = select(models.networks.c.id).where(
+            models.networks.c.project_id == ctx.project_id)
+        return or_(P.c.project_id == ctx.project_id, P.c.network_id.in_(owned_networks))
+
+    def owns(self, conn: Connection, ctx: Context, row: Any) -> bool:
+        return row.project_id == ctx.project_id or self._network_owner(conn, ctx, row.network_id)
+
+    def _network_owner(self, conn: Connection, ctx: Context, network_id: str) -> bool:
+        owner = conn.execute(select(models.networks.c.project_id)
+                             .where(models.networks.c.id == network_id)).scalar()
+        return owner == ctx.project_id
+
+    # -- listing -------------------------------------------------------------------------
+
+    def extra_conditions(self, conn, ctx, query):
+        conditions = []
+        for raw in query.extra.get("fixed_ips", []):
+            key, _, value = raw.partition("=")
+            if key == "ip_address":
+                match = IPA.c.ip_address == value
+            elif key == "subnet_id":
+                match = IPA.c.subnet_id == value
+            elif key == "ip_address_substr":
+                match = IPA.c.ip_address.contains(value, autoescape=True)
+            else:
+                raise bad(f"Invalid input for fixed_ips. Reason: '{raw}' is not a valid "
+                          "fixed_ips filter.")
+            conditions.append(P.c.id.in_(select(IPA.c.port_id).where(match)))
+        groups = query.extra.get("security_groups", [])
+        if groups:
+            conditions.append(P.c.id.in_(select(SGB.c.port_id)
+                                         .where(SGB.c.security_group_id.in_(groups))))
+        return conditions
+
+    def views(self, conn: Connection, ctx: Context, rows: list) -> list[dict]:
+        ids = [row.id for row in rows]
+        tags = listing.load_tags(conn, ids)
+        ips = ip_allocation.of_ports(conn, ids)
+        groups: dict[str, list[str]] = {}
+        for part in listing.chunks(ids):
+            for port_id, group_id in conn.execute(
+                    select(SGB.c.port_id, SGB.c.security_group_id)
+                    .where(SGB.c.port_id.in_(part))):
+                groups.setdefault(port_id, []).append(group_id)
+        domain = self.plugin.conf.get("DEFAULT", "dns_domain")
+        out = []
+        for row in rows:
+            fixed_ips = sorted(ips.get(row.id, []), key=lambda f: (f["subnet_id"],
+                                                                     f["ip_address"]))
+            view = standard_view(row, tags)
+            view.update({
+                "network_id": row.network_id,
+                "mac_address": row.mac_address,
+                "admin_state_up": row.admin_state_up,
+                "status": row.status,
+                "device_id": row.device_id,
+                "device_owner": row.device_owner,
+                "fixed_ips": fixed_ips,
+                "allowed_address_pairs": [
+                    {"ip_address": p["ip_address"],
+                     "mac_address": p.get("mac_address") or row.mac_address}
+                    for p in row.allowed_address_pairs],
+                "extra_dhcp_opts": row.extra_dhcp_opts,
+                "security_groups": sorted(groups.get(row.id, [])),
+                "port_security_enabled": row.port_security_enabled,
+                "binding:vnic_type": row.binding_vnic_type,
+                "dns_name": row.dns_name,
+                "dns_assignment": _dns_assignment(row.dns_name, fixed_ips, domain),
+            })
+            if ctx.is_admin:
+                view.update({
+                    "binding:host_id": row.binding_host_id,
+                    "binding:vif_type": row.binding_vif_type,
+                    "binding:vif_details": row.binding_vif_details,
+                    "binding:profile": row.binding_profile,
+                })
+            out.append(view)
+        return out
+
+    # -- create --------------------------------------------------------------------------
+
+    def create(self, conn: Connection, ctx: Context, item: dict, raw: dict | None = None) -> str:
+        networks = self.plugin.networks
+        network = networks.get_row(conn, ctx, item["network_id"])
+        owns_network = network.project_id == ctx.project_id
+        enforce_network_owner(ctx, "create", "port", PORT, raw or item, owns_network)
+        self.plugin.quotas.check(conn, item["project_id"], "port",
+                                 self.count(conn, item["project_id"]))
+        mac = item.get("mac_address") or self._new_mac(conn, network.id)
+        if "mac_address" in item and self._mac_taken(conn, network.id, mac):
+            raise exc.MacAddressInUse(net_id=network.id, mac=mac)
+        security = item.get("port_security_enabled", network.port_security_enabled)
+        pairs = self._address_pairs(item.get("allowed_address_pairs", []), security)
+        fixed_ips = ip_allocation.resolve(conn, network.id, item.get("fixed_ips"), mac,
+                                          item["device_owner"])
+        groups = item.get("security_groups", [])
+        if groups and not security:
+            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+        port_id = self.insert_row(conn, item, {
+            "network_id": network.id,
+            "mac_address": mac,
+            "admin_state_up": item["admin_state_up"],
+            "status": "DOWN",
+            "device_id": item["device_id"],
+            "device_owner": item["device_owner"],
+            "port_security_enabled": security,
+            **_binding(item.get("binding:host_id", ""), item.get("binding:vnic_type", "normal")),
+            "binding_profile": item.get("binding:profile", {}),
+            "allowed_address_pairs": pairs,
+            "extra_dhcp_opts": _dhcp_opts([], item.get("extra_dhcp_opts", [])),
+            "dns_name": item.get("dns_name", ""),
+        })
+        ip_allocation.store(conn, port_id, network.id, fixed_ips)
+        self._set_groups(conn, port_id, groups)
+        return port_id
+
+    def _new_mac(self, conn: Connection, network_id: str) -> str:
+        base = self.plugin.conf.get("DEFAULT", "base_mac").split(":")
+        for _ in range(16):
+            mac = ":".join(part if part != "00" else f"{random.randrange(256):02x}"
+                           for part in base)
+            if not self._mac_taken(conn, network_id, mac):
+                return mac
+        raise exc.Conflict("Unable to generate a unique MAC address.")
+
+    def _mac_taken(self, conn: Connection, network_id: str, mac: str) -> bool:
+        return conn.execute(select(P.c.id).where(
+            P.c.network_id == network_id, P.c.mac_address == mac)).first() is not None
+
+    def _address_pairs(self, pairs: list[dict], security: bool) -> list[dict]:
+        if pairs and not security:
+            raise exc.AddressPairAndPortSecurityRequired()
+        limit = self.plugin.conf.get("DEFAULT", "max_allowed_address_pair")
+        if len(pairs) > limit:
+            raise exc.AllowedAddressPairExhausted(quota=limit)
+        return pairs
+
+    def _set_groups(self, conn: Connection, port_id: str, groups: list[str]) -> None:
+        conn.execute(delete(SGB).where(SGB.c.port_id == port_id))
+        if groups:
+            conn.execute(insert(SGB), [{"port_id": port_id, "security_group_id": g}
+                                       for g in groups])
+
+    # -- update / delete -------------------------------------------------------------------
+
+    def update(self, conn: Connection, ctx: Context, resource_id: str, changes: dict,
+               if_match: int | None = None, raw: dict | None = None) -> None:
+        row = self.writable_row(conn, ctx, resource_id, "update")
+        self.check_if_match(row, if_match)
+        enforce_network_owner(ctx, "update", "port", PORT, raw or changes,
+                              self._network_owner(conn, ctx, row.network_id))
+        values = self.simple_columns(changes)
+        for api_name, column in (("binding:profile", "binding_profile"),):
+            if api_name in changes:
+                values[column] = changes[api_name]
+        if "binding:host_id" in changes or "binding:vnic_type" in changes:
+            values.update(_binding(changes.get("binding:host_id", row.binding_host_id),
+                                   changes.get("binding:vnic_type", row.binding_vnic_type)))
+        mac = changes.get("mac_address", row.mac_address)
+        if mac != row.mac_address and self._mac_taken(conn, row.network_id, mac):
+            raise exc.MacAddressInUse(net_id=row.network_id, mac=mac)
+        security = changes.get("port_security_enabled", row.port_security_enabled)
+        pairs = changes.get("allowed_address_pairs", row.allowed_address_pairs)
+        values["allowed_address_pairs"] = self._address_pairs(pairs, security)
+        if "extra_dhcp_opts" in changes:
+            values["extra_dhcp_opts"] = _dhcp_opts(row.extra_dhcp_opts, changes["extra_dhcp_opts"])
+        if "security_groups" in changes:
+            if changes["security_groups"] and not security:
+                raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            self._set_groups(conn, row.id, changes["security_groups"])
+        elif not security and conn.execute(select(SGB.c.port_id)
+                                           .where(SGB.c.port_id == row.id)).first():
+            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+        if "fixed_ips" in changes:
+            self._update_fixed_ips(conn, row, changes["fixed_ips"], mac,
+                                   changes.get("device_owner", row.device_owner))
+        self.update_row(conn, row, values)
+
+    def _update_fixed_ips(self, conn: Connection, row: Any, requested: list[dict], mac: str,
+                          owner: str) -> None:
+        current = ip_allocation.of_ports(conn, [row.id]).get(row.id, [])
+        keep, new = [], []
+        for entry in requested:
+            address = entry.get("ip_address")
+            match = [f for f in current if f["ip_address"] == address and
+                     entry.get("subnet_id") in (None, f["subnet_id"])] if address else []
+            (keep if match else new).append(match[0] if match else entry)
+        ip_allocation.release(conn, row.id, keep)
+        if new:
+            chosen = ip_allocation.resolve(conn, row.network_id, new, mac, owner)
+            ip_allocation.store(conn, row.id, row.network_id, chosen)
+
+    def apply_delete(self, conn: Connection, ctx: Context, row: Any) -> None:
+        if row.device_owner in ROUTER_OWNED and not getattr(ctx, "internal", False):
+            raise exc.L3PortInUse(port_id=row.id, device_owner=row.device_owner)
+        self.delete_row(conn, row)
+
+    def delete_row(self, conn: Connection, row: Any) -> None:
+        conn.execute(delete(IPA).where(IPA.c.port_id == row.id))
+        conn.execute(delete(SGB).where(SGB.c.port_id == row.id))
+        super().delete_row(conn, row)
+
+
+def _binding(host: str, vnic_type: str) -> dict:
+    """Bind to Open vSwitch when a host is given (the only mechanism driver here)."""
+    if not host:
+        return {"binding_host_id": "", "binding_vif_type": "unbound",
+                "binding_vnic_type": vnic_type, "binding_vif_details": {}}
+    return {"binding_host_id": host, "binding_vif_type": "ovs", "binding_vnic_type": vnic_type,
+            "binding_vif_details": {"port_filter": True, "connectivity": "l2",
+                                    "bridge_name": "br-int", "datapath_type": "system",
+                                    "ovs_hybrid_plug": False}}
+
+
+def _dhcp_opts(current: list[dict], changes: list[dict]) -> list[dict]:
+    """Neutron's merge: options keyed by (name, ip_version); a null value removes one."""
+    merged = {(o["opt_name"], o.get("ip_version", 4)): o for o in current}
+    for opt in changes:
+        key = (opt["opt_name"], opt.get("ip_version", 4))
+        if opt.get("opt_value") is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = {"opt_name": opt["opt_name"], "opt_value": opt["opt_value"],
+                           "ip_version": key[1]}
+    return list(merged.values())
+
+
+def _dns_assignment(dns_name: str, fixed_ips: list[dict], domain: str) -> list[dict]:
+    out = []
+    for fixed in fixed_ips:
+        host = dns_name or "host-" + fixed["ip_address"].replace(".", "-").replace(":", "-")
+        out.append({"hostname": host, "ip_address": fixed["ip_address"],
+                    "fqdn": f"{host}.{domain.rstrip('.')}."})
+    return out
+

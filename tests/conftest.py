@@ -1,0 +1,6 @@
+"""Test-suite wide configuration: fixtures live in tests/fixtures/ and are registered here."""
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.server",
+]
