@@ -19,10 +19,12 @@ from fermion import __version__
 from fermion import exceptions as exc
 from fermion.api import attributes as attrs
 from fermion.api import request as req
+from fermion.api import validators
 from fermion.api.auth import make_auth
 from fermion.api.extensions import extension_list
 from fermion.api.http import (
     AuthFailed,
+    RejectNul,
     error_response,
     identify,
     in_thread,
@@ -51,6 +53,7 @@ def create_app(conf, db: Database | None = None) -> FastAPI:
     app.state.auth = make_auth(conf)
     app.state.max_body = conf.get("oslo_middleware", "max_request_body_size")
     app.state.max_limit = conf.get("DEFAULT", "pagination_max_limit")
+    app.add_middleware(RejectNul)
     _error_handlers(app)
     _root_routes(app)
     for collection, member, attr_map in RESOURCES:
@@ -211,12 +214,12 @@ def _quota_values(body: object) -> dict[str, int]:
         raise req.bad(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     out = {}
     for name, value in values.items():
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+        try:
+            out[name] = validators.integer(-1)(value)
+        except validators.Invalid:
             raise req.bad(f"Invalid input for {name}. Reason: '{value}' is not a valid "
-                          "quota value (an integer, -1 for unlimited).")
-        out[name] = value
+                          "quota value (an integer from -1, for unlimited, to "
+                          f"{validators.INT_MAX}).") from None
     return out
 
 
@@ -244,8 +247,11 @@ def _availability_routes(app: FastAPI) -> None:
             if key not in allowed:
                 raise req.bad(f"[{key}] is invalid attribute for filtering")
             filters.setdefault("project_id" if key == "tenant_id" else key, []).append(value)
-        if any(not v.isdigit() for v in filters.get("ip_version", [])):
-            raise req.bad("Invalid input for ip_version. Reason: not an integer.")
+        if "ip_version" in filters:
+            try:
+                filters["ip_version"] = [validators.integer()(v) for v in filters["ip_version"]]
+            except validators.Invalid as error:
+                raise req.bad(f"Invalid input for ip_version. Reason: {error}.") from None
         return json_response({"network_ip_availabilities": await fetch(request, filters)})
 
     @app.get("/v2.0/network-ip-availabilities/{network_id}", name="Show network IP availability")

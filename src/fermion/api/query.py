@@ -13,7 +13,7 @@ from typing import Any
 
 from fermion.api.attributes import CONTROL_PARAMS, Attr
 from fermion.api.request import bad
-from fermion.api.validators import Invalid, boolean
+from fermion.api.validators import INT_MAX, Invalid, boolean, integer
 
 
 @dataclass
@@ -37,9 +37,9 @@ def _convert(kind: str, name: str, raw: str) -> Any:
                       "to boolean.") from None
     if kind == "int":
         try:
-            return int(raw)
-        except ValueError:
-            raise bad(f"Invalid input for {name}. Reason: '{raw}' is not an integer.") from None
+            return integer()(raw)
+        except Invalid as error:
+            raise bad(f"Invalid input for {name}. Reason: {error}.") from None
     return raw
 
 
@@ -94,4 +94,4 @@ def _limit(raw: str) -> int | None:
         value = -1
     if value < 0:
         raise bad(f"Limit must be an integer 0 or greater and not '{raw}'")
-    return value or None
+    return min(value, INT_MAX - 1) or None  # a bigger page is no page limit at all

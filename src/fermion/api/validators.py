@@ -21,6 +21,9 @@ class Invalid(ValueError):
 
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
+# The range of the databases' INTEGER columns (PostgreSQL's is 32-bit): larger values are
+# refused here rather than failing in the database.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def string(max_len: int | None = 255, allow_none: bool = False) -> Validator:
@@ -31,6 +34,8 @@ def string(max_len: int | None = 255, allow_none: bool = False) -> Validator:
             raise Invalid(f"'{value}' is not a valid string")
         if max_len is not None and len(value) > max_len:
             raise Invalid(f"'{value}' exceeds maximum length of {max_len}")
+        if "\x00" in value:  # no database keeps NUL in text
+            raise Invalid(f"'{value}' is not a valid string: it contains a NUL character")
         return value
 
     return check
@@ -47,6 +52,9 @@ def boolean(value: Any) -> bool:
 
 
 def integer(low: int | None = None, high: int | None = None, allow_none: bool = False) -> Validator:
+    low = INT_MIN if low is None else low
+    high = INT_MAX if high is None else high
+
     def check(value: Any) -> Any:
         if value is None and allow_none:
             return None
@@ -59,9 +67,9 @@ def integer(low: int | None = None, high: int | None = None, allow_none: bool = 
                 raise Invalid(f"'{value}' is not an integer") from None
         if not isinstance(value, int):
             raise Invalid(f"'{value}' is not an integer")
-        if low is not None and value < low:
+        if value < low:
             raise Invalid(f"'{value}' is too small - must be at least '{low}'")
-        if high is not None and value > high:
+        if value > high:
             raise Invalid(f"'{value}' is too large - must be no larger than '{high}'")
         return value
 
@@ -201,6 +209,7 @@ def any_dict(value: Any) -> dict:
 
 
 def tag(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > 255 or "," in value:
+    if (not isinstance(value, str) or not value or len(value) > 255 or "," in value
+            or "\x00" in value):
         raise Invalid(f"'{value}' is not a valid tag")
     return value

@@ -13,19 +13,44 @@ one MAC per network, one owner per (subnet, IP), one network per allocated segme
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import (
-    JSON,
+    BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+
+
+class JSON(TypeDecorator):
+    """JSON kept as text, read with orjson; empty lists/objects skip the parser.
+
+    Most JSON columns hold ``[]`` or ``{}``; on a 10,000-port list the generic JSON type's
+    parsing was a third of the time.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else orjson.dumps(value).decode()
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value == "[]":
+            return []
+        if value == "{}":
+            return {}
+        return orjson.loads(value)
 
 metadata = MetaData(
     naming_convention={
@@ -47,8 +72,10 @@ def _standard() -> list[Column]:
         Column("project_id", String(255), index=True),
         Column("name", String(255), nullable=False, default=""),
         Column("description", String(255), nullable=False, default=""),
-        Column("created_at", DateTime, nullable=False),
-        Column("updated_at", DateTime, nullable=False),
+        # Neutron's text form, "2026-11-27T08:56:09Z": sorts and compares as time does,
+        # and lists need no parsing or formatting (see db.engine.timestamp).
+        Column("created_at", String(20), nullable=False),
+        Column("updated_at", String(20), nullable=False),
         Column("revision_number", Integer, nullable=False, default=0),
     ]
 
@@ -76,7 +103,7 @@ networksegments = Table(
            nullable=False, index=True),
     Column("network_type", String(32), nullable=False),
     Column("physical_network", String(64)),
-    Column("segmentation_id", Integer),
+    Column("segmentation_id", BigInteger),  # GRE keys go up to 2**32 - 1
     Column("segment_index", Integer, nullable=False, default=0),
     # "vlan:physnet:100", "flat:physnet", "vxlan:5"; NULL for local. Unique: no two networks
     # ever hold the same segment, even when two servers allocate at once.
@@ -185,5 +212,5 @@ changes = Table(
     Column("resource_id", String(36), nullable=False),
     Column("action", String(16), nullable=False),
     Column("project_id", String(255)),
-    Column("created_at", DateTime, nullable=False),
+    Column("created_at", String(20), nullable=False),
 )

@@ -9,27 +9,30 @@ An object one may not see is reported as not found (404), never as forbidden.
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Column, Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.api.query import ListQuery
 from fermion.db import models
-from fermion.db.engine import record_change, utcnow
+from fermion.db.engine import record_change, statement, timestamp
 from fermion.plugin import listing
+
+# The caller's project inside visibility conditions; bound at execution (see ``params``),
+# so statements that use it can be built once and cached.
+CTX_PROJECT = bindparam("ctx_project")
+
+
+def params(ctx: Context, **extra: Any) -> dict:
+    return {"ctx_project": ctx.project_id, **extra}
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def fmt_time(value: datetime.datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def standard_view(row: Any, tags: dict[str, list[str]]) -> dict:
@@ -39,8 +42,8 @@ def standard_view(row: Any, tags: dict[str, list[str]]) -> dict:
         "description": row.description,
         "project_id": row.project_id,
         "tenant_id": row.project_id,
-        "created_at": fmt_time(row.created_at),
-        "updated_at": fmt_time(row.updated_at),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
         "revision_number": row.revision_number,
         "tags": tags.get(row.id, []),
     }
@@ -69,19 +72,21 @@ class Resource:
         """SQL condition for rows the caller may see (None: everything)."""
         if ctx.is_admin:
             return None
-        return self.table.c.project_id == ctx.project_id
+        return self.table.c.project_id == CTX_PROJECT
 
     def missing(self, resource_id: str) -> exc.NeutronError:
         return self.not_found(**{self.not_found_key: resource_id})
 
     def get_row(self, conn: Connection, ctx: Context, resource_id: str, lock: bool = False):
-        stmt = select(self.table).where(self.table.c.id == resource_id)
-        condition = self.visible(ctx)
-        if condition is not None:
-            stmt = stmt.where(condition)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).first()
+        def build():
+            stmt = select(self.table).where(self.table.c.id == bindparam("id"))
+            condition = self.visible(ctx)
+            if condition is not None:
+                stmt = stmt.where(condition)
+            return stmt.with_for_update() if lock else stmt
+
+        stmt = statement((self.collection, "get", ctx.is_admin, lock), build)
+        row = conn.execute(stmt, params(ctx, id=resource_id)).first()
         if row is None:
             raise self.missing(resource_id)
         return row
@@ -98,7 +103,9 @@ class Resource:
 
     # -- reading -------------------------------------------------------------------------
 
-    def views(self, conn: Connection, ctx: Context, rows: list) -> list[dict]:
+    def views(self, conn: Connection, ctx: Context, rows: list,
+              ids: listing.Ids | None = None) -> list[dict]:
+        """API dicts for the rows; ``ids`` lets children be fetched by sub-query."""
         raise NotImplementedError
 
     def show(self, conn: Connection, ctx: Context, resource_id: str) -> dict:
@@ -112,22 +119,25 @@ class Resource:
     def list(self, conn: Connection, ctx: Context, query: ListQuery) -> tuple[list[dict], bool]:
         stmt = listing.build_select(conn, self.table, self.columns, self.visible(ctx), query,
                                     self.extra_conditions(conn, ctx, query))
-        rows, more = listing.page(conn.execute(stmt).all(), query)
-        return self.views(conn, ctx, rows), more
+        rows, more = listing.page(conn.execute(stmt, params(ctx)).all(), query)
+        ids = listing.Ids([row.id for row in rows], stmt.with_only_columns(self.table.c.id),
+                          params(ctx))
+        return self.views(conn, ctx, rows, ids), more
 
     def count(self, conn: Connection, project_id: str) -> int:
-        return conn.execute(select(func.count()).select_from(self.table)
-                            .where(self.table.c.project_id == project_id)).scalar_one()
+        stmt = statement((self.collection, "count"), lambda: select(func.count()).select_from(
+            self.table).where(self.table.c.project_id == bindparam("project_id")))
+        return conn.execute(stmt, {"project_id": project_id}).scalar_one()
 
     # -- writing helpers -----------------------------------------------------------------
 
     def insert_row(self, conn: Connection, item: dict, values: dict) -> str:
-        now = utcnow()
+        now = timestamp()
         resource_id = values.pop("id", None) or new_id()
-        conn.execute(insert(self.table).values(
-            id=resource_id, project_id=item["project_id"], name=item.get("name", ""),
-            description=item.get("description", ""), created_at=now, updated_at=now,
-            revision_number=0, **values))
+        conn.execute(self.table.insert(), {
+            "id": resource_id, "project_id": item["project_id"], "name": item.get("name", ""),
+            "description": item.get("description", ""), "created_at": now, "updated_at": now,
+            "revision_number": 0, **values})
         if item.get("tags"):
             self.plugin.tags.replace(conn, self.member, resource_id, item["tags"])
         record_change(conn, self.member, resource_id, "create", item["project_id"])
@@ -136,7 +146,7 @@ class Resource:
     def update_row(self, conn: Connection, row: Any, values: dict) -> None:
         """Apply column changes, bump revision_number and updated_at, log the change."""
         conn.execute(update(self.table).where(self.table.c.id == row.id).values(
-            revision_number=self.table.c.revision_number + 1, updated_at=utcnow(), **values))
+            revision_number=self.table.c.revision_number + 1, updated_at=timestamp(), **values))
         record_change(conn, self.member, row.id, "update", row.project_id)
 
     def delete_row(self, conn: Connection, row: Any) -> None:

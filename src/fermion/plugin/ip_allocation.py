@@ -12,30 +12,37 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from fermion import exceptions as exc
 from fermion.db import models
+from fermion.db.engine import statement
 from fermion.plugin import ipam
-from fermion.plugin.listing import chunks
+from fermion.plugin.listing import by_ids
 
 IPA = models.ipallocations
 S = models.subnets
 SCAN_LIMIT = 1024
+_IPA_INSERT = insert(IPA)
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface", "network:router_gateway")
 
 
 def subnets_of(conn: Connection, network_id: str, lock: bool = False) -> list[Any]:
-    stmt = select(S).where(S.c.network_id == network_id).order_by(S.c.created_at, S.c.id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).all()
+    def build():
+        stmt = select(S).where(S.c.network_id == bindparam("network_id")).order_by(
+            S.c.created_at, S.c.id)
+        return stmt.with_for_update() if lock else stmt
+
+    return conn.execute(statement(("subnets_of", lock), build),
+                        {"network_id": network_id}).all()
 
 
 def _taken(conn: Connection, subnet_id: str, addresses: list[str]) -> set[str]:
-    return set(conn.execute(select(IPA.c.ip_address).where(
-        IPA.c.subnet_id == subnet_id, IPA.c.ip_address.in_(addresses))).scalars())
+    stmt = statement(("ips_taken",), lambda: select(IPA.c.ip_address).where(
+        IPA.c.subnet_id == bindparam("subnet_id"),
+        IPA.c.ip_address.in_(bindparam("addresses", expanding=True))))
+    return set(conn.execute(stmt, {"subnet_id": subnet_id, "addresses": addresses}).scalars())
 
 
 def _pick(conn: Connection, subnet: Any) -> str | None:
@@ -48,7 +55,8 @@ def _pick(conn: Connection, subnet: Any) -> str | None:
     if size > SCAN_LIMIT:
         for _ in range(4):
             picks = [str(make(value)) for value in ipam.random_candidates(bounds, 16)]
-            free = [p for p in picks if p not in _taken(conn, subnet.id, picks)]
+            taken = _taken(conn, subnet.id, picks)
+            free = [p for p in picks if p not in taken]
             if free:
                 return free[0]
     used = {int(ipaddress.ip_address(a)) for a in conn.execute(
@@ -146,7 +154,7 @@ def _pick_excluding(conn: Connection, subnet: Any, pending: set[str]) -> str | N
 
 def store(conn: Connection, port_id: str, network_id: str, fixed_ips: list[dict]) -> None:
     if fixed_ips:
-        conn.execute(insert(IPA), [{"port_id": port_id, "network_id": network_id,
+        conn.execute(_IPA_INSERT, [{"port_id": port_id, "network_id": network_id,
                                     "subnet_id": f["subnet_id"], "ip_address": f["ip_address"]}
                                    for f in fixed_ips])
 
@@ -160,11 +168,16 @@ def release(conn: Connection, port_id: str, keep: list[dict] = ()) -> None:
                                            IPA.c.ip_address == address))
 
 
-def of_ports(conn: Connection, port_ids: list[str]) -> dict[str, list[dict]]:
+def of_ports(conn: Connection, port_ids) -> dict[str, list[dict]]:
+    """Fixed IPs by port id (``port_ids``: a list or a ``listing.Ids``)."""
     out: dict[str, list[dict]] = {}
-    for part in chunks(port_ids):
-        for row in conn.execute(select(IPA.c.port_id, IPA.c.subnet_id, IPA.c.ip_address)
-                                .where(IPA.c.port_id.in_(part))):
-            out.setdefault(row.port_id, []).append(
-                {"subnet_id": row.subnet_id, "ip_address": row.ip_address})
+    for row in by_ids(conn, "port_ips", lambda ids_in: select(
+            IPA.c.port_id, IPA.c.subnet_id, IPA.c.ip_address).where(IPA.c.port_id.in_(ids_in)),
+            port_ids):
+        port_id, subnet_id, address = row
+        entry = {"subnet_id": subnet_id, "ip_address": address}
+        if port_id in out:
+            out[port_id].append(entry)
+        else:
+            out[port_id] = [entry]
     return out

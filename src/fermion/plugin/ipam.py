@@ -22,8 +22,11 @@ def network(cidr: str) -> Network:
 
 
 def default_gateway(net: Network) -> str | None:
-    """The first host address, as Neutron picks it; None for networks too small to have one."""
-    if net.num_addresses <= 2 and net.version == 4:
+    """The first host address, as Neutron picks it; None for networks too small to have one.
+
+    (IPv4 /31 and /32; IPv6 /128, whose "first host address" would lie outside it.)
+    """
+    if net.num_addresses == 1 or (net.num_addresses <= 2 and net.version == 4):
         return None
     return str(net.network_address + 1)
 

@@ -8,33 +8,35 @@ the marker row's sort values are read once and the page starts strictly after th
 
 from __future__ import annotations
 
-import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Connection, DateTime, Table, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    Column,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from fermion import exceptions as exc
 from fermion.api.query import ListQuery
 from fermion.db import models
+from fermion.db.engine import statement
 
 
 def filter_condition(column: Column, values: list[Any]) -> ColumnElement:
-    if isinstance(column.type, DateTime):
-        values = [_parse_time(v) for v in values]
     if len(values) == 1:
         value = values[0]
         return column.is_(None) if value is None else column == value
     return column.in_(values)
-
-
-def _parse_time(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return datetime.datetime.fromisoformat(value.rstrip("Z"))
-        except ValueError:
-            return None
-    return value
 
 
 def tag_conditions(table: Table, tags: dict[str, list[str]]) -> list[ColumnElement]:
@@ -128,15 +130,46 @@ def chunks(ids: list[str], size: int = 5000):
         yield ids[start:start + size]
 
 
-def load_tags(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
+IDS = bindparam("ids", expanding=True)
+SUBQUERY_MIN = 200
+
+
+@dataclass
+class Ids:
+    """The ids of a page of rows, and the SELECT that produced them (when there is one).
+
+    Children (tags, fixed IPs, ...) of a few rows are fetched with a cached ``IN :ids``;
+    for a big page the ids' own SELECT is used as a sub-query instead, which is much
+    cheaper than thousands of bind parameters.
+    """
+
+    values: list[str]
+    source: Select | None = None
+    bind: dict = field(default_factory=dict)
+
+
+def by_ids(conn: Connection, key: str, build, ids: Ids | list[str]):
+    """Rows of ``build(ids_expression)`` (a ``… IN ids`` statement) for any number of ids."""
+    if isinstance(ids, Ids):
+        if ids.source is not None and len(ids.values) >= SUBQUERY_MIN:
+            yield from conn.execute(build(ids.source), ids.bind).all()
+            return
+        ids = ids.values
+    if not ids:
+        return
+    stmt = statement(("by_ids", key), lambda: build(IDS))
+    for part in chunks(ids):
+        yield from conn.execute(stmt, {"ids": part}).all()
+
+
+def load_tags(conn: Connection, ids: Ids | list[str]) -> dict[str, list[str]]:
     """Tags of the given resources, by resource id, sorted."""
     tag_table = models.tags
     out: dict[str, list[str]] = {}
-    for part in chunks(ids):
-        for resource_id, tag in conn.execute(
-                select(tag_table.c.resource_id, tag_table.c.tag)
-                .where(tag_table.c.resource_id.in_(part))):
-            out.setdefault(resource_id, []).append(tag)
+    for resource_id, tag in by_ids(conn, "tags", lambda ids_in: select(
+            tag_table.c.resource_id, tag_table.c.tag).where(tag_table.c.resource_id.in_(ids_in)),
+            ids):
+        out.setdefault(resource_id, []).append(tag)
     for tags in out.values():
         tags.sort()
     return out

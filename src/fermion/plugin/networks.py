@@ -15,7 +15,7 @@ from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
 from fermion.plugin import listing
-from fermion.plugin.base import Resource, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 from fermion.plugin.ml2 import segments as seg_db
 
 N = models.networks
@@ -38,7 +38,7 @@ class Networks(Resource):
     def visible(self, ctx: Context):
         if ctx.is_admin:
             return None
-        return or_(N.c.project_id == ctx.project_id, N.c.shared, N.c.router_external)
+        return or_(N.c.project_id == CTX_PROJECT, N.c.shared, N.c.router_external)
 
     def extra_conditions(self, conn, ctx, query):
         wanted = {k: query.filters[k] for k in PROVIDER_KEYS if k in query.filters}
@@ -53,16 +53,16 @@ class Networks(Resource):
             conditions.append(column.in_(values))
         return [N.c.id.in_(select(seg.c.network_id).where(*conditions))]
 
-    def views(self, conn: Connection, ctx: Context, rows: list) -> list[dict]:
-        ids = [row.id for row in rows]
+    def views(self, conn: Connection, ctx: Context, rows: list,
+              ids: listing.Ids | None = None) -> list[dict]:
+        ids = ids or listing.Ids([row.id for row in rows])
         tags = listing.load_tags(conn, ids)
         subnets: dict[str, list[str]] = {}
-        for part in listing.chunks(ids):
-            for subnet_id, network_id in conn.execute(
-                    select(models.subnets.c.id, models.subnets.c.network_id)
-                    .where(models.subnets.c.network_id.in_(part))
-                    .order_by(models.subnets.c.created_at, models.subnets.c.id)):
-                subnets.setdefault(network_id, []).append(subnet_id)
+        S = models.subnets
+        for subnet_id, network_id in listing.by_ids(conn, "network_subnets", lambda ids_in: select(
+                S.c.id, S.c.network_id).where(S.c.network_id.in_(ids_in))
+                .order_by(S.c.created_at, S.c.id), ids):
+            subnets.setdefault(network_id, []).append(subnet_id)
         segments = seg_db.by_network(conn, ids) if ctx.is_admin else {}
         out = []
         for row in rows:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 
 from fermion import exceptions as exc
 from fermion.api.attributes import PORT
 from fermion.api.context import Context
 from fermion.api.request import bad, enforce_network_owner
 from fermion.db import models
+from fermion.db.engine import statement
 from fermion.plugin import ip_allocation, listing
-from fermion.plugin.base import Resource, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 
 P = models.ports
 IPA = models.ipallocations
@@ -45,8 +46,8 @@ class Ports(Resource):
         if ctx.is_admin:
             return None
         owned_networks = select(models.networks.c.id).where(
-            models.networks.c.project_id == ctx.project_id)
-        return or_(P.c.project_id == ctx.project_id, P.c.network_id.in_(owned_networks))
+            models.networks.c.project_id == CTX_PROJECT)
+        return or_(P.c.project_id == CTX_PROJECT, P.c.network_id.in_(owned_networks))
 
     def owns(self, conn: Connection, ctx: Context, row: Any) -> bool:
         return row.project_id == ctx.project_id or self._network_owner(conn, ctx, row.network_id)
@@ -78,16 +79,16 @@ class Ports(Resource):
                                          .where(SGB.c.security_group_id.in_(groups))))
         return conditions
 
-    def views(self, conn: Connection, ctx: Context, rows: list) -> list[dict]:
-        ids = [row.id for row in rows]
+    def views(self, conn: Connection, ctx: Context, rows: list,
+              ids: listing.Ids | None = None) -> list[dict]:
+        ids = ids or listing.Ids([row.id for row in rows])
         tags = listing.load_tags(conn, ids)
         ips = ip_allocation.of_ports(conn, ids)
         groups: dict[str, list[str]] = {}
-        for part in listing.chunks(ids):
-            for port_id, group_id in conn.execute(
-                    select(SGB.c.port_id, SGB.c.security_group_id)
-                    .where(SGB.c.port_id.in_(part))):
-                groups.setdefault(port_id, []).append(group_id)
+        for port_id, group_id in listing.by_ids(conn, "port_groups", lambda ids_in: select(
+                SGB.c.port_id, SGB.c.security_group_id).where(SGB.c.port_id.in_(ids_in)),
+                ids):
+            groups.setdefault(port_id, []).append(group_id)
         domain = self.plugin.conf.get("DEFAULT", "dns_domain")
         out = []
         for row in rows:
@@ -157,7 +158,7 @@ class Ports(Resource):
             "dns_name": item.get("dns_name", ""),
         })
         ip_allocation.store(conn, port_id, network.id, fixed_ips)
-        self._set_groups(conn, port_id, groups)
+        self._set_groups(conn, port_id, groups, new=True)
         return port_id
 
     def _new_mac(self, conn: Connection, network_id: str) -> str:
@@ -170,8 +171,9 @@ class Ports(Resource):
         raise exc.Conflict("Unable to generate a unique MAC address.")
 
     def _mac_taken(self, conn: Connection, network_id: str, mac: str) -> bool:
-        return conn.execute(select(P.c.id).where(
-            P.c.network_id == network_id, P.c.mac_address == mac)).first() is not None
+        stmt = statement(("mac_taken",), lambda: select(P.c.id).where(
+            P.c.network_id == bindparam("network_id"), P.c.mac_address == bindparam("mac")))
+        return conn.execute(stmt, {"network_id": network_id, "mac": mac}).first() is not None
 
     def _address_pairs(self, pairs: list[dict], security: bool) -> list[dict]:
         if pairs and not security:
@@ -181,8 +183,10 @@ class Ports(Resource):
             raise exc.AllowedAddressPairExhausted(quota=limit)
         return pairs
 
-    def _set_groups(self, conn: Connection, port_id: str, groups: list[str]) -> None:
-        conn.execute(delete(SGB).where(SGB.c.port_id == port_id))
+    def _set_groups(self, conn: Connection, port_id: str, groups: list[str],
+                    new: bool = False) -> None:
+        if not new:
+            conn.execute(delete(SGB).where(SGB.c.port_id == port_id))
         if groups:
             conn.execute(insert(SGB), [{"port_id": port_id, "security_group_id": g}
                                        for g in groups])

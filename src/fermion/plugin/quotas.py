@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from fermion import exceptions as exc
 from fermion.db import models
+from fermion.db.engine import statement
 
 RESOURCES = ("network", "subnet", "port", "subnetpool", "router", "floatingip",
              "security_group", "security_group_rule")
@@ -23,9 +24,10 @@ class Quotas:
 
     def limits(self, conn: Connection, project_id: str) -> dict[str, int]:
         limits = self.defaults()
-        for resource, limit in conn.execute(
-                select(models.quotas.c.resource, models.quotas.c.limit)
-                .where(models.quotas.c.project_id == project_id)):
+        stmt = statement(("quota_limits",), lambda: select(
+            models.quotas.c.resource, models.quotas.c.limit).where(
+            models.quotas.c.project_id == bindparam("project_id")))
+        for resource, limit in conn.execute(stmt, {"project_id": project_id}):
             limits[resource] = limit
         return limits
 

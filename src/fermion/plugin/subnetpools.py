@@ -16,7 +16,7 @@ from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
 from fermion.plugin import listing
-from fermion.plugin.base import Resource, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 
 SP = models.subnetpools
 S = models.subnets
@@ -38,10 +38,12 @@ class SubnetPools(Resource):
     def visible(self, ctx: Context):
         if ctx.is_admin:
             return None
-        return or_(SP.c.project_id == ctx.project_id, SP.c.shared)
+        return or_(SP.c.project_id == CTX_PROJECT, SP.c.shared)
 
-    def views(self, conn: Connection, ctx: Context, rows: list) -> list[dict]:
-        tags = listing.load_tags(conn, [row.id for row in rows])
+    def views(self, conn: Connection, ctx: Context, rows: list,
+              ids: listing.Ids | None = None) -> list[dict]:
+        ids = ids or listing.Ids([row.id for row in rows])
+        tags = listing.load_tags(conn, ids)
         out = []
         for row in rows:
             view = standard_view(row, tags)

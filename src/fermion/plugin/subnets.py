@@ -16,7 +16,7 @@ from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
 from fermion.plugin import ip_allocation, ipam, listing
-from fermion.plugin.base import Resource, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 
 S = models.subnets
 N = models.networks
@@ -39,14 +39,16 @@ class Subnets(Resource):
         if ctx.is_admin:
             return None
         public = select(N.c.id).where(or_(N.c.shared, N.c.router_external))
-        return or_(S.c.project_id == ctx.project_id, S.c.network_id.in_(public))
+        return or_(S.c.project_id == CTX_PROJECT, S.c.network_id.in_(public))
 
     def owns(self, conn: Connection, ctx: Context, row: Any) -> bool:
         owner = conn.execute(select(N.c.project_id).where(N.c.id == row.network_id)).scalar()
         return row.project_id == ctx.project_id or owner == ctx.project_id
 
-    def views(self, conn: Connection, ctx: Context, rows: list) -> list[dict]:
-        tags = listing.load_tags(conn, [row.id for row in rows])
+    def views(self, conn: Connection, ctx: Context, rows: list,
+              ids: listing.Ids | None = None) -> list[dict]:
+        ids = ids or listing.Ids([row.id for row in rows])
+        tags = listing.load_tags(conn, ids)
         out = []
         for row in rows:
             view = standard_view(row, tags)
@@ -125,8 +127,8 @@ class Subnets(Resource):
         if pool_id is not None:
             pool = pools.get_row(conn, ctx, pool_id, lock=True)
             if pool.ip_version != version:
-                raise exc.InvalidInput(error_message="Cannot allocate IPv%s subnet from "
-                                       "IPv%s subnet pool" % (version, pool.ip_version))
+                raise exc.InvalidInput(error_message=f"Cannot allocate IPv{version} subnet "
+                                       f"from IPv{pool.ip_version} subnet pool")
             cidr = pools.allocate(conn, pool, item.get("cidr"), item.get("prefixlen"))
             return pool_id, ipam.network(cidr)
         if "cidr" not in item:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert, select
 from fermion import exceptions as exc
 from fermion.db import models
 from fermion.plugin.base import new_id
-from fermion.plugin.listing import chunks
+from fermion.plugin.listing import by_ids
 from fermion.plugin.ml2.types import FLAT, LOCAL, TUNNEL_TYPES, VLAN, TypeConfig
 
 SEG = models.networksegments
@@ -92,13 +92,12 @@ def store(conn: Connection, network_id: str, segments: list[dict]) -> None:
                                           seg["segmentation_id"])))
 
 
-def by_network(conn: Connection, network_ids: list[str]) -> dict[str, list[dict]]:
+def by_network(conn: Connection, network_ids) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for part in chunks(network_ids):
-        for row in conn.execute(select(SEG).where(SEG.c.network_id.in_(part))
-                                .order_by(SEG.c.segment_index)):
-            out.setdefault(row.network_id, []).append({
-                "id": row.id, "network_type": row.network_type,
-                "physical_network": row.physical_network,
-                "segmentation_id": row.segmentation_id})
+    for row in by_ids(conn, "segments", lambda ids_in: select(SEG).where(
+            SEG.c.network_id.in_(ids_in)).order_by(SEG.c.segment_index), network_ids):
+        out.setdefault(row.network_id, []).append({
+            "id": row.id, "network_type": row.network_type,
+            "physical_network": row.physical_network,
+            "segmentation_id": row.segmentation_id})
     return out

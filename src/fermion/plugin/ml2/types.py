@@ -145,14 +145,24 @@ class TypeConfig:
                     error_message=f"physical_network '{physnet}' unknown for flat provider network"
                 )
         elif network_type == VLAN:
-            if physnet is None:
-                if not self.vlan_ranges:
+            if not physnet:
+                if seg_id is not None:  # a VLAN id means nothing without its physnet
+                    raise exc.InvalidInput(
+                        error_message="segmentation_id requires physical_network for VLAN "
+                        "provider network"
+                    )
+                if not any(self.vlan_ranges.values()):
                     raise exc.InvalidInput(
                         error_message="physical_network required for VLAN provider network"
                     )
             elif physnet not in self.vlan_ranges:
                 raise exc.InvalidInput(
                     error_message=f"physical_network '{physnet}' unknown for VLAN provider network"
+                )
+            elif seg_id is None and not self.vlan_ranges[physnet]:
+                raise exc.InvalidInput(
+                    error_message=f"Physical network {physnet} requires segmentation_id to be "
+                    "specified when creating a provider network"
                 )
             if seg_id is not None:
                 self._check_id(VLAN, seg_id, "segmentation_id out of range (1 through 4094)")
