@@ -58,7 +58,7 @@ def add_resource(app: FastAPI, collection: str, member: str, attrs: dict[str, At
         def run(conn):
             ids = [res.create(conn, ctx, item, raw=raw) for item, raw in zip(items, raw_items,
                                                                            strict=True)]
-            return [res.show(conn, ctx, resource_id) for resource_id in ids]
+            return res.show_many(conn, ctx, ids)
 
         views = await in_thread(db.write, run)
         return json_response({collection: views} if bulk else {member: views[0]}, 201)

@@ -111,6 +111,16 @@ class Resource:
     def show(self, conn: Connection, ctx: Context, resource_id: str) -> dict:
         return self.views(conn, ctx, [self.get_row(conn, ctx, resource_id)])[0]
 
+    def show_many(self, conn: Connection, ctx: Context, ids: list[str]) -> list[dict]:
+        """Views of several objects in the given order (a bulk create's answer)."""
+        if len(ids) == 1:
+            return [self.show(conn, ctx, ids[0])]
+        by_id = {}
+        for part in listing.chunks(ids):
+            by_id.update((row.id, row) for row in conn.execute(
+                select(self.table).where(self.table.c.id.in_(part))))
+        return self.views(conn, ctx, [by_id[i] for i in ids])
+
     def extra_conditions(self, conn: Connection, ctx: Context,
                          query: ListQuery) -> list[ColumnElement]:
         """Conditions for filters that are not plain columns (e.g. a port's fixed_ips)."""
