@@ -178,12 +178,7 @@ ipallocations = Table(
     Column("network_id", String(36), nullable=False, index=True),
 )
 
-securitygroupportbindings = Table(
-    "securitygroupportbindings",
-    metadata,
-    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
-    Column("security_group_id", String(36), primary_key=True, index=True),
-)
+
 
 tags = Table(
     "tags",
@@ -202,6 +197,13 @@ quotas = Table(
     Column("limit", Integer, nullable=False),
 )
 
+securitygroupportbindings = Table(
+    "securitygroupportbindings",
+    metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("security_group_id", String(36), primary_key=True, index=True),
+)
+
 # One global, ever-growing revision: every committed write appends a row. Agents will read
 # this as the change feed ("what changed after revision R").
 changes = Table(
@@ -213,4 +215,130 @@ changes = Table(
     Column("action", String(16), nullable=False),
     Column("project_id", String(255)),
     Column("created_at", String(20), nullable=False),
+)
+
+# -- security groups -------------------------------------------------------------------------
+
+securitygroups = Table(
+    "securitygroups",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("stateful", Boolean, nullable=False, default=True),
+)
+
+securitygrouprules = Table(
+    "securitygrouprules",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("security_group_id", String(36),
+           ForeignKey("securitygroups.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("remote_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           index=True),
+    Column("direction", String(8), nullable=False),
+    Column("ethertype", String(8), nullable=False),
+    Column("protocol", String(40)),
+    Column("port_range_min", Integer),
+    Column("port_range_max", Integer),
+    Column("remote_ip_prefix", String(64)),
+)
+
+# The one "default" group of each project (created with the project's first request).
+default_security_group = Table(
+    "default_security_group",
+    metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("security_group_id", String(36),
+           ForeignKey("securitygroups.id", ondelete="CASCADE"), nullable=False),
+)
+
+# -- address scopes, routers, floating IPs ---------------------------------------------------
+
+address_scopes = Table(
+    "address_scopes",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("shared", Boolean, nullable=False, default=False),
+    Column("ip_version", Integer, nullable=False),
+)
+
+routers = Table(
+    "routers",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("status", String(16), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("gw_port_id", String(36), ForeignKey("ports.id")),
+    Column("enable_snat", Boolean, nullable=False, default=True),
+    Column("routes", JSON, nullable=False),
+    Column("availability_zone_hints", JSON, nullable=False),
+)
+
+routerports = Table(
+    "routerports",
+    metadata,
+    Column("router_id", String(36), ForeignKey("routers.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("port_type", String(255), nullable=False),
+)
+
+floatingips = Table(
+    "floatingips",
+    metadata,
+    _id(),
+    *_standard(),
+    Column("floating_ip_address", String(64), nullable=False),
+    Column("floating_network_id", String(36), ForeignKey("networks.id"), nullable=False,
+           index=True),
+    Column("floating_port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("fixed_port_id", String(36), ForeignKey("ports.id"), index=True),
+    Column("fixed_ip_address", String(64)),
+    Column("router_id", String(36), ForeignKey("routers.id"), index=True),
+    Column("status", String(16), nullable=False),
+    UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address"),
+)
+
+# -- agents and scheduling -------------------------------------------------------------------
+
+agents = Table(
+    "agents",
+    metadata,
+    _id(),
+    Column("agent_type", String(255), nullable=False),
+    Column("binary", String(255), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("host", String(255), nullable=False, index=True),
+    Column("availability_zone", String(255)),
+    Column("admin_state_up", Boolean, nullable=False, default=True),
+    Column("created_at", String(20), nullable=False),
+    Column("started_at", String(20), nullable=False),
+    Column("heartbeat_timestamp", String(20), nullable=False),
+    Column("description", String(255), nullable=False, default=""),
+    Column("configurations", JSON, nullable=False),
+    Column("resources_synced", Boolean),
+    Column("load", Integer, nullable=False, default=0),
+    UniqueConstraint("agent_type", "host"),
+)
+
+networkdhcpagentbindings = Table(
+    "networkdhcpagentbindings",
+    metadata,
+    Column("network_id", String(36), ForeignKey("networks.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("dhcp_agent_id", String(36), ForeignKey("agents.id", ondelete="CASCADE"),
+           primary_key=True),
+)
+
+routerl3agentbindings = Table(
+    "routerl3agentbindings",
+    metadata,
+    Column("router_id", String(36), ForeignKey("routers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("l3_agent_id", String(36), ForeignKey("agents.id", ondelete="CASCADE"),
+           primary_key=True),
 )
