@@ -128,10 +128,15 @@ class KeystoneAuth:
                 if d.name and d.group in (None, GROUP):
                     plugin_names[d.name.replace("-", "_")] = opt.dest
 
-        middleware_conf: dict[str, Any] = {"oslo_config_config": conf}
-        # Recommended by keystonemiddleware (an X-Service-Token must carry a service role);
-        # the section can still say otherwise.
-        middleware_conf["service_token_roles_required"] = "true"
+        middleware_conf: dict[str, Any] = {
+            "oslo_config_config": conf,
+            # Defaults the section can override. Recommended by keystonemiddleware: an
+            # X-Service-Token must carry a service role.
+            "service_token_roles_required": "true",
+            # Fermion never reads X-Service-Catalog: validate with ?nocatalog (less to
+            # fetch, decode and cache per token).
+            "include_service_catalog": "false",
+        }
         for key, value in options.items():
             key = key.replace("-", "_")
             if key in ("auth_type", "auth_plugin"):
