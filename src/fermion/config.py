@@ -64,7 +64,17 @@ OPTIONS: list[Opt] = [
     Opt("DEFAULT", "allow_overlapping_ips", _bool, True, "Overlapping subnets across networks"),
     Opt("DEFAULT", "pagination_max_limit", _int, -1, "Largest page; -1 means no limit"),
     Opt("DEFAULT", "dns_domain", _str, "openstacklocal", "Domain for hostnames"),
+    Opt("DEFAULT", "enable_snat_by_default", _bool, True, "SNAT on new router gateways"),
+    Opt("DEFAULT", "max_routes", _int, 30, "Extra routes per router"),
     Opt("DEFAULT", "agent_down_time", _int, 75, "Seconds without heartbeat before an agent is dead"),
+    Opt("DEFAULT", "dhcp_agents_per_network", _int, 1, "DHCP agents scheduled per network"),
+    Opt("DEFAULT", "network_auto_schedule", _bool, True, "Schedule networks to DHCP agents"),
+    Opt("DEFAULT", "router_auto_schedule", _bool, True, "Schedule routers to L3 agents"),
+    Opt("DEFAULT", "allow_automatic_dhcp_failover", _bool, True,
+        "Move networks off DHCP agents dead for 2 x agent_down_time"),
+    Opt("DEFAULT", "allow_automatic_l3agent_failover", _bool, True,
+        "Move routers off L3 agents dead for 2 x agent_down_time (Neutron's default: false)"),
+    Opt("DEFAULT", "enable_new_agents", _bool, True, "New agents start admin_state_up"),
     Opt("DEFAULT", "api_workers", _int, 1, "Accepted for compatibility; one process serves"),
     Opt("DEFAULT", "debug", _bool, False, "Debug logging"),
     Opt("DEFAULT", "core_plugin", _str, "ml2", "Accepted for compatibility (always ML2)"),
@@ -179,6 +189,16 @@ def _check(conf: Config) -> None:
         raise ConfigError(f"[DEFAULT] auth_strategy = {strategy!r}: must be noauth or keystone")
     if not 1 <= conf.get("DEFAULT", "bind_port") <= 65535:
         raise ConfigError("[DEFAULT] bind_port must be between 1 and 65535")
+    if conf.get("DEFAULT", "agent_down_time") < 1:
+        raise ConfigError("[DEFAULT] agent_down_time must be at least 1 (seconds)")
+    if conf.get("DEFAULT", "dhcp_agents_per_network") < 1:
+        raise ConfigError("[DEFAULT] dhcp_agents_per_network must be at least 1")
+    from fermion.plugin.feed import check_options
+
+    try:
+        check_options(conf)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     # The ML2 type configuration is validated by building it (raises ConfigError).
     from fermion.plugin.ml2.types import TypeConfig
 

@@ -240,3 +240,255 @@ PortSecurityAndIPRequiredForSecurityGroups = _declare(
     "Port security must be enabled and port must have an IP address in order to use "
     "security groups.",
 )
+
+# -- L3: routers, floating IPs, address scopes (neutron-lib's l3, extraroute, external_net,
+# address_scope exceptions) -----------------------------------------------------------------
+
+PortInUse = _declare(
+    "PortInUse",
+    Conflict,
+    "Unable to complete operation on port %(port_id)s for network %(net_id)s. Port already "
+    "has an attached device %(device_id)s.",
+)
+SubnetMismatchForPort = _declare(
+    "SubnetMismatchForPort",
+    BadRequest,
+    "Subnet on port %(port_id)s does not match the requested subnet %(subnet_id)s.",
+)
+ExternalIpAddressExhausted = _declare(
+    "ExternalIpAddressExhausted",
+    BadRequest,
+    "Unable to find any IP address on external network %(net_id)s.",
+)
+ExternalNetworkInUse = _declare(
+    "ExternalNetworkInUse",
+    Conflict,
+    "External network %(net_id)s cannot be updated to be made non-external, since it has "
+    "existing gateway ports.",
+)
+RouterNotFound = _declare("RouterNotFound", NotFound, "Router %(router_id)s could not be found")
+RouterInUse = _declare("RouterInUse", Conflict, "Router %(router_id)s %(reason)s")
+RouterInterfaceNotFound = _declare(
+    "RouterInterfaceNotFound",
+    NotFound,
+    "Router %(router_id)s does not have an interface with id %(port_id)s",
+)
+RouterInterfaceNotFoundForSubnet = _declare(
+    "RouterInterfaceNotFoundForSubnet",
+    NotFound,
+    "Router %(router_id)s has no interface on subnet %(subnet_id)s",
+)
+RouterInterfaceInUseByFloatingIP = _declare(
+    "RouterInterfaceInUseByFloatingIP",
+    Conflict,
+    "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be deleted, "
+    "as it is required by one or more floating IPs.",
+)
+RouterInterfaceInUseByRoute = _declare(
+    "RouterInterfaceInUseByRoute",
+    Conflict,
+    "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be deleted, "
+    "as it is required by one or more routes.",
+)
+RouterExternalGatewayInUseByFloatingIp = _declare(
+    "RouterExternalGatewayInUseByFloatingIp",
+    Conflict,
+    "Gateway cannot be updated for router %(router_id)s, since a gateway to external network "
+    "%(net_id)s is required by one or more floating IPs.",
+)
+InvalidRoutes = _declare(
+    "InvalidRoutes", InvalidInput, "Invalid format for routes: %(routes)s, %(reason)s"
+)
+RoutesExhausted = _declare(
+    "RoutesExhausted",
+    BadRequest,
+    "Unable to complete operation for %(router_id)s. The number of routes exceeds the "
+    "maximum %(quota)s.",
+)
+FloatingIPNotFound = _declare(
+    "FloatingIPNotFound", NotFound, "Floating IP %(floatingip_id)s could not be found"
+)
+ExternalGatewayForFloatingIPNotFound = _declare(
+    "ExternalGatewayForFloatingIPNotFound",
+    NotFound,
+    "External network %(external_network_id)s is not reachable from subnet %(subnet_id)s.  "
+    "Therefore, cannot associate Port %(port_id)s with a Floating IP.",
+)
+FloatingIPPortAlreadyAssociated = _declare(
+    "FloatingIPPortAlreadyAssociated",
+    Conflict,
+    "Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port %(port_id)s "
+    "using fixed IP %(fixed_ip)s, as that fixed IP already has a floating IP on external "
+    "network %(net_id)s.",
+)
+AddressScopeNotFound = _declare(
+    "AddressScopeNotFound", NotFound, "Address scope %(address_scope_id)s could not be found."
+)
+AddressScopeInUse = _declare(
+    "AddressScopeInUse",
+    Conflict,
+    "Unable to complete operation on address scope %(address_scope_id)s. There are one or "
+    "more subnet pools in use on the address scope.",
+)
+AddressScopeUpdateError = _declare(
+    "AddressScopeUpdateError",
+    BadRequest,
+    "Unable to update address scope %(address_scope_id)s : %(reason)s.",
+)
+AddressScopePrefixConflict = _declare(
+    "AddressScopePrefixConflict",
+    Conflict,
+    "Failed to associate address scope: subnetpools within an address scope must have "
+    "unique prefixes.",
+)
+NetworkAddressScopeAffinityError = _declare(
+    "NetworkAddressScopeAffinityError",
+    BadRequest,
+    "Subnets of the same address family hosted on the same network must all participate in "
+    "the same address scope.",
+)
+IllegalSubnetPoolAssociationToAddressScope = _declare(
+    "IllegalSubnetPoolAssociationToAddressScope",
+    BadRequest,
+    "Illegal subnetpool association: subnetpool %(subnetpool_id)s cannot be associated with "
+    "address scope %(address_scope_id)s.",
+)
+IllegalSubnetPoolIpVersionAssociationToAddressScope = _declare(
+    "IllegalSubnetPoolIpVersionAssociationToAddressScope",
+    BadRequest,
+    "Illegal subnetpool association: subnetpool %(subnetpool_id)s cannot associate with "
+    "address scope %(address_scope_id)s because subnetpool ip_version is not %(ip_version)s.",
+)
+IllegalSubnetPoolUpdate = _declare(
+    "IllegalSubnetPoolUpdate", BadRequest, "Illegal subnetpool update : %(reason)s."
+)
+
+# -- security groups (neutron's securitygroup extension, neutron-lib's port_security) ---------
+
+SecurityGroupNotFound = _declare(
+    "SecurityGroupNotFound", NotFound, "Security group %(id)s does not exist"
+)
+SecurityGroupRuleNotFound = _declare(
+    "SecurityGroupRuleNotFound", NotFound, "Security group rule %(id)s does not exist"
+)
+
+
+class SecurityGroupInUse(Conflict):
+    template = "Security Group %(id)s %(reason)s."
+
+    def __init__(self, message: str | None = None, **kwargs: object):
+        kwargs.setdefault("reason", "in use")
+        super().__init__(message, **kwargs)
+
+
+SecurityGroupCannotRemoveDefault = _declare(
+    "SecurityGroupCannotRemoveDefault", Conflict,
+    "Insufficient rights for removing default security group."
+)
+SecurityGroupCannotUpdateDefault = _declare(
+    "SecurityGroupCannotUpdateDefault", Conflict, "Updating default security group not allowed."
+)
+SecurityGroupDefaultAlreadyExists = _declare(
+    "SecurityGroupDefaultAlreadyExists", Conflict, "Default security group already exists."
+)
+SecurityGroupRuleExists = _declare(
+    "SecurityGroupRuleExists", Conflict,
+    "Security group rule already exists. Rule id is %(rule_id)s."
+)
+SecurityGroupConflict = _declare(
+    "SecurityGroupConflict", Conflict, "Error %(reason)s while attempting the operation."
+)
+SecurityGroupInvalidPortRange = _declare(
+    "SecurityGroupInvalidPortRange", InvalidInput,
+    "For TCP/UDP protocols, port_range_min must be <= port_range_max"
+)
+SecurityGroupInvalidProtocolForPort = _declare(
+    "SecurityGroupInvalidProtocolForPort", InvalidInput,
+    "Ports cannot be specified for protocol %(protocol)s. Ports are only supported for "
+    "%(valid_port_protocols)s."
+)
+SecurityGroupInvalidPortValue = _declare(
+    "SecurityGroupInvalidPortValue", InvalidInput, "Invalid value for port %(port)s"
+)
+SecurityGroupInvalidIcmpValue = _declare(
+    "SecurityGroupInvalidIcmpValue", InvalidInput,
+    "Invalid value for ICMP %(field)s (%(attr)s) %(value)s. It must be 0 to 255."
+)
+SecurityGroupEthertypeConflictWithProtocol = _declare(
+    "SecurityGroupEthertypeConflictWithProtocol", InvalidInput,
+    "Invalid ethertype %(ethertype)s for protocol %(protocol)s."
+)
+SecurityGroupMissingIcmpType = _declare(
+    "SecurityGroupMissingIcmpType", InvalidInput,
+    "ICMP code (port-range-max) %(value)s is provided but ICMP type (port-range-min) is "
+    "missing."
+)
+SecurityGroupRuleInvalidProtocol = _declare(
+    "SecurityGroupRuleInvalidProtocol", InvalidInput,
+    "Security group rule protocol %(protocol)s not supported. Only protocol values "
+    "%(values)s and integer representations [0 to 255] are supported."
+)
+SecurityGroupRuleInvalidEtherType = _declare(
+    "SecurityGroupRuleInvalidEtherType", InvalidInput,
+    "Security group rule for ethertype '%(ethertype)s' not supported. Allowed values are "
+    "%(values)s."
+)
+SecurityGroupMultipleRemoteEntites = _declare(  # sic: Neutron's spelling
+    "SecurityGroupMultipleRemoteEntites", InvalidInput,
+    "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be "
+    "provided."
+)
+SecurityGroupProtocolRequiredWithPorts = _declare(
+    "SecurityGroupProtocolRequiredWithPorts", InvalidInput,
+    "Must also specify protocol if port range is given."
+)
+SecurityGroupRuleParameterConflict = _declare(
+    "SecurityGroupRuleParameterConflict", InvalidInput,
+    "Conflicting value ethertype %(ethertype)s for CIDR %(cidr)s"
+)
+InvalidCIDR = _declare("InvalidCIDR", BadRequest, "Invalid CIDR %(input)s given as IP prefix.")
+PortSecurityPortHasSecurityGroup = _declare(
+    "PortSecurityPortHasSecurityGroup", Conflict,
+    "Port has security group associated. Cannot disable port security or IP address until "
+    "security group is removed."
+)
+
+# -- agents, their scheduling and the change feed (neutron-lib's agent,
+# dhcpagentscheduler, l3agentscheduler) --------------------------------------------------
+
+
+class Gone(NeutronError):
+    status = 410
+    template = "The resource is gone."
+
+
+ResyncRequired = _declare(
+    "ResyncRequired",
+    Gone,
+    "Changes after revision %(since)s are no longer retained (the oldest kept is "
+    "%(oldest)s); take a new snapshot (current revision %(revision)s).",
+)
+AgentNotFound = _declare("AgentNotFound", NotFound, "Agent %(id)s could not be found.")
+InvalidDHCPAgent = _declare(
+    "InvalidDHCPAgent", AgentNotFound,
+    "Agent %(id)s is not a valid DHCP Agent or has been disabled",
+)
+InvalidL3Agent = _declare(
+    "InvalidL3Agent", AgentNotFound, "Agent %(id)s is not a L3 Agent or has been disabled"
+)
+NetworkHostedByDHCPAgent = _declare(
+    "NetworkHostedByDHCPAgent", Conflict,
+    "The network %(network_id)s has been already hosted by the DHCP Agent %(agent_id)s.",
+)
+NetworkNotHostedByDhcpAgent = _declare(
+    "NetworkNotHostedByDhcpAgent", Conflict,
+    "The network %(network_id)s is not hosted by the DHCP agent %(agent_id)s.",
+)
+RouterHostedByL3Agent = _declare(
+    "RouterHostedByL3Agent", Conflict,
+    "The router %(router_id)s has been already hosted by the L3 Agent %(agent_id)s.",
+)
+RouterNotHostedByL3Agent = _declare(
+    "RouterNotHostedByL3Agent", Conflict,
+    "The router %(router_id)s is not hosted by L3 agent %(agent_id)s.",
+)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.fixtures.server import FermionServer
+from tests.fixtures.server import module_server
 
 ADMIN_ONLY_NETWORK_ATTRS = ("provider:network_type", "provider:physical_network",
                             "provider:segmentation_id", "segments")
@@ -32,16 +32,7 @@ ADMIN_ONLY_PORT_ATTRS = ("binding:host_id", "binding:vif_type", "binding:vif_det
                          "binding:profile")
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = FermionServer(tmp_path_factory.mktemp("fermion-policy"))
-    try:
-        server.start()
-    except Exception:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+srv, _server_log_on_failure = module_server("fermion-policy")
 
 
 def new_project() -> str:

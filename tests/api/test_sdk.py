@@ -13,24 +13,9 @@ import openstack
 import pytest
 from openstack import exceptions as os_exc
 
-from tests.fixtures.server import _SERVERS_KEY, FermionServer, ServerStartError
+from tests.fixtures.server import module_server
 
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = FermionServer(tmp_path_factory.mktemp("fermion-sdk"))
-    try:
-        server.start()
-    except ServerStartError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _server_log_on_failure(request, srv):
-    # tests/fixtures/server.py appends the log tail of the servers stashed here to a failure.
-    request.node.stash[_SERVERS_KEY] = [srv]
+srv, _server_log_on_failure = module_server("fermion-sdk")
 
 
 @pytest.fixture(scope="module")

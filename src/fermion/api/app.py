@@ -8,6 +8,7 @@ Neutron's ``NeutronError`` form.
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,8 @@ from starlette.responses import Response
 from fermion import __version__
 from fermion import exceptions as exc
 from fermion.api import attributes as attrs
+from fermion.api import attributes_l3 as attrs_l3
+from fermion.api import attributes_sg as attrs_sg
 from fermion.api import request as req
 from fermion.api import validators
 from fermion.api.auth import make_auth
@@ -32,6 +35,9 @@ from fermion.api.http import (
     read_body,
 )
 from fermion.api.routes import add_resource
+from fermion.api.routes_agents import add_agent_routes
+from fermion.api.routes_feed import add_feed_routes
+from fermion.api.routes_l3 import add_l3_routes
 from fermion.db.engine import Database, create_schema
 from fermion.plugin.core import Plugin
 from fermion.plugin.ip_availability import availabilities
@@ -41,6 +47,11 @@ LOG = logging.getLogger(__name__)
 
 RESOURCES = [("networks", "network", attrs.NETWORK), ("subnets", "subnet", attrs.SUBNET),
              ("ports", "port", attrs.PORT), ("subnetpools", "subnetpool", attrs.SUBNETPOOL)]
+RESOURCES += [("routers", "router", attrs_l3.ROUTER),
+              ("floatingips", "floatingip", attrs_l3.FLOATINGIP),
+              ("address_scopes", "address_scope", attrs_l3.ADDRESS_SCOPE)]
+RESOURCES += [("security_groups", "security_group", attrs_sg.SECURITY_GROUP),
+              ("security_group_rules", "security_group_rule", attrs_sg.SECURITY_GROUP_RULE)]
 
 
 def create_app(conf, db: Database | None = None) -> FastAPI:
@@ -48,7 +59,8 @@ def create_app(conf, db: Database | None = None) -> FastAPI:
     create_schema(db)
     app = FastAPI(title="Fermion Networking API", version=__version__,
                   description="OpenStack Networking API v2.0 (Neutron-compatible)",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  lifespan=_lifespan)
     app.state.plugin = Plugin(conf, db)
     app.state.auth = make_auth(conf)
     app.state.max_body = conf.get("oslo_middleware", "max_request_body_size")
@@ -56,12 +68,25 @@ def create_app(conf, db: Database | None = None) -> FastAPI:
     app.add_middleware(RejectNul)
     _error_handlers(app)
     _root_routes(app)
+    add_feed_routes(app)  # first: watchers' long-polls are the hottest path (routes match in order)
     for collection, member, attr_map in RESOURCES:
         add_resource(app, collection, member, attr_map)
+    add_l3_routes(app)
+    add_agent_routes(app)
     _quota_routes(app)
     _availability_routes(app)
     _openapi_components(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Start the plugin's background work (change feed, periodic tasks) with the server."""
+    await app.state.plugin.start()
+    try:
+        yield
+    finally:
+        await app.state.plugin.stop()
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -106,7 +131,7 @@ def _root_routes(app: FastAPI) -> None:
         base = str(request.base_url).rstrip("/") + "/v2.0/"
         return json_response({"resources": [
             {"name": member, "collection": collection,
-             "links": [{"href": base + collection, "rel": "self"}]}
+             "links": [{"href": base + collection.replace("_", "-"), "rel": "self"}]}
             for collection, member, _ in RESOURCES]})
 
     @app.get("/v2.0/extensions", name="List extensions")

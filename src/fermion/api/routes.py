@@ -26,7 +26,7 @@ from fermion.plugin.ports import SPECIAL_FILTERS as PORT_FILTERS
 
 def add_resource(app: FastAPI, collection: str, member: str, attrs: dict[str, Attr]) -> None:
     special = PORT_FILTERS if attrs is PORT else frozenset()
-    base = f"/v2.0/{collection}"
+    base = f"/v2.0/{collection.replace('_', '-')}"  # address_scopes: /address-scopes
     item_path = base + "/{id}"
 
     def resource(request: Request):
@@ -37,6 +37,9 @@ def add_resource(app: FastAPI, collection: str, member: str, attrs: dict[str, At
         query = parse_list_query(list(request.query_params.multi_items()), attrs, special,
                                  request.app.state.max_limit)
         res, db = resource(request), request.app.state.plugin.db
+        before = getattr(res, "before_list", None)  # e.g. security groups: make the default
+        if before is not None:
+            await in_thread(before, ctx, query)
 
         def run():
             with db.read() as conn:
@@ -111,7 +114,8 @@ def add_resource(app: FastAPI, collection: str, member: str, attrs: dict[str, At
                       openapi_extra=extra["update"])
     app.add_api_route(item_path, delete, methods=["DELETE"], name=f"Delete {name}",
                       status_code=204, openapi_extra=extra["show"])
-    _add_tags(app, collection, member)
+    if "tags" in attrs:  # not every resource has tags (address scopes have none)
+        _add_tags(app, collection, member)
 
 
 def _links(request: Request, query: ListQuery, items: list[dict], more: bool) -> list[dict]:
@@ -134,7 +138,7 @@ def _links(request: Request, query: ListQuery, items: list[dict], more: bool) ->
 
 
 def _add_tags(app: FastAPI, collection: str, member: str) -> None:
-    path = f"/v2.0/{collection}/{{id}}/tags"
+    path = f"/v2.0/{collection.replace('_', '-')}/{{id}}/tags"
 
     def resource(request: Request):
         return request.app.state.plugin.resources[collection]

@@ -5,6 +5,15 @@ all; when two writers collide on a unique constraint or a serialisation failure 
 ``fn`` again (a few times), so callers write plain "read, decide, insert" code.
 On SQLite, writers also take a process-wide lock and ``BEGIN IMMEDIATE``: SQLite has one
 writer anyway, and queueing in Python is cheaper than retrying on "database is locked".
+
+The change log (``record_change``): a write's changes are buffered and appended to the
+``changes`` table at the end of the same transaction, just before it commits. On
+PostgreSQL that append first takes a transaction-scoped advisory lock, so revisions are
+handed out in commit order: once revision R is visible, every revision below R is too, and
+a watcher reading "everything after R" never skips a change that commits late. The lock is
+held only for the append and the commit (nothing else can wait on it while holding row
+locks), and the transaction also sends ``NOTIFY fermion_changes`` so that watchers on other
+servers wake up. After the commit, ``Database.commit_hooks`` run (in-process wake-ups).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, create_engine, event, insert
+from sqlalchemy import Connection, create_engine, event, insert, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fermion.db import models
@@ -25,6 +34,9 @@ from fermion.db import models
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRIES = 10
+# PostgreSQL: the advisory lock that orders revisions, and the channel that announces them.
+CHANGE_LOCK_KEY = 0x6665726D  # "ferm"
+CHANGE_CHANNEL = "fermion_changes"
 
 
 class Retry(Exception):
@@ -53,9 +65,27 @@ class Database:
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # change_hooks(conn, changes): in a write that recorded changes, before they are
+        # appended (they may write and record more); commit_hooks(): after it committed.
+        self.change_hooks: list[Callable[[Connection, list[dict]], None]] = []
+        self.commit_hooks: list[Callable[[], None]] = []
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[Connection]:
+        """Like ``read``, but one snapshot for every statement on PostgreSQL too.
+
+        (PostgreSQL's default READ COMMITTED gives each statement its own snapshot; SQLite's
+        read transaction is one snapshot already.)
+        """
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ",
+                                       postgresql_readonly=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -79,8 +109,23 @@ class Database:
 
     def _run(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.connect().execution_options(fermion_write=True) as conn:
-            with conn.begin():
-                return fn(conn)
+            pending = _PENDING[conn] = []
+            try:
+                with conn.begin():
+                    result = fn(conn)
+                    if pending:
+                        for hook in self.change_hooks:
+                            hook(conn, list(pending))
+                        _append_changes(conn, pending)
+            finally:
+                del _PENDING[conn]
+        if pending:
+            for hook in self.commit_hooks:
+                try:
+                    hook()
+                except Exception:  # a wake-up failing must not fail the committed write
+                    LOG.exception("commit hook failed")
+        return result
 
 
 def _retriable(error: Exception) -> bool:
@@ -125,14 +170,35 @@ def statement(key: tuple, build: Callable[[], T]) -> T:
 
 
 _CHANGE_INSERT = insert(models.changes)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+# The changes a transaction run by Database.write has recorded so far, by its connection.
+_PENDING: dict[Connection, list[dict]] = {}
 
 
 def record_change(conn: Connection, resource: str, resource_id: str, action: str,
                   project_id: str | None) -> None:
-    """Append to the global revision log (the agents' change feed)."""
-    conn.execute(_CHANGE_INSERT, {"resource": resource, "resource_id": resource_id,
-                                  "action": action, "project_id": project_id,
-                                  "created_at": timestamp()})
+    """Log a change to the global revision log (the agents' change feed).
+
+    Inside ``Database.write`` the row is appended when the transaction is about to commit
+    (see the module docstring); elsewhere at once, under the same lock.
+    """
+    change = {"resource": resource, "resource_id": resource_id, "action": action,
+              "project_id": project_id, "created_at": timestamp()}
+    pending = _PENDING.get(conn)
+    if pending is not None:
+        pending.append(change)
+    else:
+        _append_changes(conn, [change])
+
+
+def _append_changes(conn: Connection, changes: list[dict]) -> None:
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.execute(_LOCK, {"key": CHANGE_LOCK_KEY})
+    conn.execute(_CHANGE_INSERT, changes)
+    if postgres:
+        conn.execute(_NOTIFY, {"channel": CHANGE_CHANNEL})
 
 
 def create_schema(db: Database) -> None:

@@ -64,6 +64,7 @@ class Networks(Resource):
                 .order_by(S.c.created_at, S.c.id), ids):
             subnets.setdefault(network_id, []).append(subnet_id)
         segments = seg_db.by_network(conn, ids) if ctx.is_admin else {}
+        scopes = self.plugin.address_scopes.of_networks(conn, ids)
         out = []
         for row in rows:
             view = standard_view(row, tags)
@@ -78,8 +79,8 @@ class Networks(Resource):
                 "availability_zones": [],
                 "subnets": subnets.get(row.id, []),
                 "dns_domain": row.dns_domain,
-                "ipv4_address_scope": None,
-                "ipv6_address_scope": None,
+                "ipv4_address_scope": scopes.get(row.id, {}).get(4),
+                "ipv6_address_scope": scopes.get(row.id, {}).get(6),
             })
             if ctx.is_admin:
                 view.update(_provider_view(segments.get(row.id, [])))
@@ -148,6 +149,11 @@ class Networks(Resource):
             if changes["mtu"] > max_mtu:
                 raise exc.InvalidInput(
                     error_message=f"Requested MTU is too big, maximum is {max_mtu}")
+        if changes.get("router:external") is False and row.router_external:
+            if conn.execute(select(models.ports.c.id).where(
+                    models.ports.c.network_id == row.id,
+                    models.ports.c.device_owner == "network:router_gateway")).first():
+                raise exc.ExternalNetworkInUse(net_id=row.id)
         if changes.get("shared") is False and row.shared:
             others = conn.execute(select(func.count()).select_from(models.ports).where(
                 models.ports.c.network_id == row.id,
@@ -159,6 +165,7 @@ class Networks(Resource):
 
     def apply_delete(self, conn: Connection, ctx: Context, row: Any) -> None:
         ports = models.ports
+        self.plugin.floatingips.delete_unassociated(conn, row.id)
         in_use = conn.execute(select(func.count()).select_from(ports).where(
             ports.c.network_id == row.id,
             ports.c.device_owner.notin_(AUTO_DELETE_OWNERS))).scalar_one()

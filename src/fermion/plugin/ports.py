@@ -136,13 +136,14 @@ class Ports(Resource):
         mac = item.get("mac_address") or self._new_mac(conn, network.id)
         if "mac_address" in item and self._mac_taken(conn, network.id, mac):
             raise exc.MacAddressInUse(net_id=network.id, mac=mac)
-        security = item.get("port_security_enabled", network.port_security_enabled)
+        # As Neutron: no port security (so no security groups) on network:* ports.
+        trusted = item["device_owner"].startswith("network:")
+        security = not trusted and item.get("port_security_enabled",
+                                            network.port_security_enabled)
         pairs = self._address_pairs(item.get("allowed_address_pairs", []), security)
         fixed_ips = ip_allocation.resolve(conn, network.id, item.get("fixed_ips"), mac,
                                           item["device_owner"])
-        groups = item.get("security_groups", [])
-        if groups and not security:
-            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+        groups = self._groups_for_new_port(conn, ctx, item, security)
         port_id = self.insert_row(conn, item, {
             "network_id": network.id,
             "mac_address": mac,
@@ -160,6 +161,21 @@ class Ports(Resource):
         ip_allocation.store(conn, port_id, network.id, fixed_ips)
         self._set_groups(conn, port_id, groups, new=True)
         return port_id
+
+    def _groups_for_new_port(self, conn: Connection, ctx: Context, item: dict,
+                             security: bool) -> list[str]:
+        """The given groups (checked), or the project's default group when none are given."""
+        sgs = self.plugin.securitygroups
+        default = sgs.ensure_default(conn, ctx, item["project_id"])  # as Neutron, for any port
+        groups = item.get("security_groups")
+        if not security:
+            if groups:
+                raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            return []
+        if groups is None:
+            return sgs.for_port(conn, ctx, item["project_id"], [default] if default else [],
+                                default=True)
+        return sgs.for_port(conn, ctx, item["project_id"], groups)
 
     def _new_mac(self, conn: Connection, network_id: str) -> str:
         base = self.plugin.conf.get("DEFAULT", "base_mac").split(":")
@@ -217,11 +233,13 @@ class Ports(Resource):
         if "security_groups" in changes:
             if changes["security_groups"] and not security:
                 raise exc.PortSecurityAndIPRequiredForSecurityGroups()
-            self._set_groups(conn, row.id, changes["security_groups"])
+            self._set_groups(conn, row.id, self.plugin.securitygroups.for_port(
+                conn, ctx, row.project_id, changes["security_groups"]))
         elif not security and conn.execute(select(SGB.c.port_id)
                                            .where(SGB.c.port_id == row.id)).first():
-            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            raise exc.PortSecurityPortHasSecurityGroup()
         if "fixed_ips" in changes:
+            self.plugin.floatingips.check_port_ips(conn, row.id, changes["fixed_ips"])
             self._update_fixed_ips(conn, row, changes["fixed_ips"], mac,
                                    changes.get("device_owner", row.device_owner))
         self.update_row(conn, row, values)
@@ -246,6 +264,7 @@ class Ports(Resource):
         self.delete_row(conn, row)
 
     def delete_row(self, conn: Connection, row: Any) -> None:
+        self.plugin.floatingips.disassociate_port(conn, row.id)
         conn.execute(delete(IPA).where(IPA.c.port_id == row.id))
         conn.execute(delete(SGB).where(SGB.c.port_id == row.id))
         super().delete_row(conn, row)

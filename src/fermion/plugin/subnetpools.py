@@ -16,7 +16,7 @@ from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
 from fermion.plugin import listing
-from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource, new_id, standard_view
 
 SP = models.subnetpools
 S = models.subnets
@@ -67,27 +67,28 @@ class SubnetPools(Resource):
 
     def create(self, conn: Connection, ctx: Context, item: dict,
                raw: dict | None = None) -> str:
-        if item.get("address_scope_id"):
-            raise exc.InvalidInput(error_message="address scopes are not supported yet")
         self.plugin.quotas.check(conn, item["project_id"], "subnetpool",
                                  self.count(conn, item["project_id"]))
         prefixes = _collapse(item["prefixes"])
         version = prefixes[0].version
+        pool_id = new_id()
+        self.plugin.address_scopes.check_pool(conn, ctx, item.get("address_scope_id"), pool_id,
+                                              prefixes, version, new=True)
         lengths = _lengths(item, version, {})
         if item.get("is_default") and self.default_id(conn, version):
             raise exc.InvalidInput(error_message="A default subnetpool for this IP family has "
                                    "already been set. Only one default may exist per IP family")
         return self.insert_row(conn, item, {
-            "ip_version": version, **lengths, "shared": item.get("shared", False),
+            "id": pool_id, "ip_version": version, **lengths, "shared": item.get("shared", False),
             "is_default": item.get("is_default", False),
             "default_quota": item.get("default_quota"),
-            "address_scope_id": None, "prefixes": [str(p) for p in prefixes],
+            "address_scope_id": item.get("address_scope_id"),
+            "prefixes": [str(p) for p in prefixes],
         })
 
     def apply_update(self, conn: Connection, ctx: Context, row: Any, changes: dict) -> None:
         values = self.simple_columns(changes)
-        if changes.get("address_scope_id"):
-            raise exc.InvalidInput(error_message="address scopes are not supported yet")
+        self.plugin.address_scopes.check_pool_update(conn, ctx, row)
         if "prefixes" in changes:
             new = _collapse(changes["prefixes"])
             if any(p.version != row.ip_version for p in new):
@@ -102,6 +103,9 @@ class SubnetPools(Resource):
         current = {"default_prefixlen": row.default_prefixlen,
                    "min_prefixlen": row.min_prefixlen, "max_prefixlen": row.max_prefixlen}
         values.update(_lengths(changes, row.ip_version, current))
+        self.plugin.address_scopes.check_pool(
+            conn, ctx, changes.get("address_scope_id", row.address_scope_id), row.id,
+            values.get("prefixes", row.prefixes), row.ip_version)
         if changes.get("is_default") and not row.is_default and self.default_id(
                 conn, row.ip_version):
             raise exc.InvalidInput(error_message="A default subnetpool for this IP family has "

@@ -81,6 +81,7 @@ class Subnets(Resource):
                                  self.count(conn, item["project_id"]))
         version = item["ip_version"]
         pool_id, net = self._cidr(conn, ctx, item, version)
+        self.plugin.address_scopes.check_network_affinity(conn, network.id, version, pool_id)
         _check_ipv6_modes(item, net)
         self._check_overlap(conn, network.id, net)
         gateway = item["gateway_ip"] if "gateway_ip" in item else ipam.default_gateway(net)
