@@ -15,11 +15,16 @@
    writes.
 
 Measured only through the HTTP API, like the other benchmarks; by default against a fresh
-``fermion server`` (SQLite) started here (``bench.servers.FermionServer``).
+``fermion server`` (SQLite) started here (``bench.servers.FermionServer``). When the server
+is local (started here, or passed in as ``server=``), the result also has its CPU time and
+RSS and who used the machine's CPUs during live + backlog (``bench.proc.machine_load``).
+``python -m bench.run --suite feed`` runs this with a 1-watcher baseline and writes the
+report (``bench.feed_report``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -30,6 +35,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bench.api_bench import percentile
+from bench.proc import ManagedServer, machine_load
 
 BULK = 500
 
@@ -209,6 +215,8 @@ def _backlog(url: str, start: int, targets: list[str], watchers: int,
     for w in threads:
         w.join(max(0.0, deadline - time.monotonic()))
     wall = time.perf_counter() - t0
+    for w in threads:  # any still polling after the timeout: stop after their next answer
+        w.stop.set()
     deliveries = sum(len(want & w.received.keys()) for w in threads)
     return {"changes": len(targets), "deliveries": deliveries, "wall_s": round(wall, 3),
             "deliveries_per_s": round(deliveries / wall, 1),
@@ -217,15 +225,22 @@ def _backlog(url: str, start: int, targets: list[str], watchers: int,
 
 def run_feed_bench(url: str | None = None, watchers: int = 50, ports: int = 10000,
                    writes: int = 1000, writers: int = 4, timeout: float = 300.0,
-                   log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the benchmark against ``url`` (a fresh local server when None); see the module."""
-    server = None
-    if url is None:
+                   log: Callable[[str], None] = print,
+                   server: ManagedServer | None = None) -> dict[str, Any]:
+    """Run the benchmark against ``url`` (a fresh local server when None); see the module.
+
+    ``server``: an already started server to run against instead (its CPU time and RSS
+    are reported too; the caller stops it).
+    """
+    owned = server is None and url is None
+    if owned:
         from bench.servers import FermionServer
 
         server = FermionServer(log=log)
         server.start()
+    if server is not None:
         url = server.url
+    assert url is not None
     try:
         conn = Connection(url)
         ids = _fill(conn, ports, log)
@@ -233,20 +248,26 @@ def run_feed_bench(url: str | None = None, watchers: int = 50, ports: int = 1000
         conn.close()
         targets = random.Random(7).sample(ids, min(writes, len(ids)))
         cpu0 = server.cpu_s() if server else None
-        live, _ = _live(url, start, targets, watchers, writers, timeout)
-        log(f"[feed] live: {live['deliveries_per_s']} deliveries/s, latency "
-            f"{live['latency_ms']}")
-        backlog = _backlog(url, start, targets, watchers, timeout)
-        log(f"[feed] backlog: {backlog['deliveries_per_s']} deliveries/s")
+        # CPU use by the server, this client and everyone else over live + backlog
+        meter = machine_load(server) if server else contextlib.nullcontext({})
+        with meter as load:
+            live, live_watchers = _live(url, start, targets, watchers, writers, timeout)
+            for w in live_watchers:  # any still polling after the timeout
+                w.stop.set()
+            log(f"[feed] live: {live['deliveries_per_s']} deliveries/s, latency "
+                f"{live['latency_ms']}")
+            backlog = _backlog(url, start, targets, watchers, timeout)
+            log(f"[feed] backlog: {backlog['deliveries_per_s']} deliveries/s")
         out: dict[str, Any] = {"watchers": watchers, "ports_in_db": ports, "live": live,
                                "backlog": backlog}
         if server is not None:
             out["server"] = server.version()
             out["server_cpu_s"] = round(server.cpu_s() - cpu0, 2)
             out["server_rss_mb"] = server.rss()["total_mb"]
+            out["machine_load"] = load
         return out
     finally:
-        if server is not None:
+        if owned and server is not None:
             server.stop()
 
 

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 Log = Callable[[str], None]
@@ -52,6 +52,8 @@ quota_port = -1
 """
 
 _PR_SET_PDEATHSIG = 1
+
+BUSY_CORES = 0.25  # CPU used by other processes during a run worth a warning in a report
 
 
 def _raise_exit(signum: int, _frame: object) -> None:
@@ -171,6 +173,31 @@ def tree_rss_kb(pid: int) -> dict[str, object]:
     per = {p: vm_rss_kb(p) for p in process_tree(pid)}
     return {"total_mb": round(sum(per.values()) / 1024, 1),
             "processes": {str(p): round(kb / 1024, 1) for p, kb in per.items()}}
+
+
+@contextlib.contextmanager
+def machine_load(server: ManagedServer) -> Iterator[dict[str, float]]:
+    """Who used the CPUs while the ``with`` block ran, in average cores.
+
+    Yields a dict that is filled when the block ends normally: the server's process tree,
+    this process (the benchmark client), and everything else on the machine (a CI run, a
+    browser...) — all CPUs' busy time less the first two — plus the 1-minute load average
+    before and after.
+    """
+    out: dict[str, float] = {}
+    load0 = os.getloadavg()[0]
+    sys0, own0, srv0, w0 = system_busy_s(), own_cpu_s(), server.cpu_s(), time.monotonic()
+    yield out
+    wall = time.monotonic() - w0
+    srv, own = server.cpu_s() - srv0, own_cpu_s() - own0
+    others = (system_busy_s() - sys0) - own - srv
+    out.update({
+        "loadavg_1m_before": round(load0, 2),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
+        "server_cores": round(srv / wall, 2),
+        "client_cores": round(own / wall, 2),
+        "other_processes_cores": round(max(0.0, others) / wall, 2),
+    })
 
 
 class ManagedServer:

@@ -1,13 +1,20 @@
-"""``python -m bench.run`` — Fermion against upstream neutron-server on this machine.
+"""``python -m bench.run`` — Fermion's benchmarks on this machine (what ``make bench`` runs).
 
-Starts each server in turn (never both at once, so they do not share the CPUs), runs the
-same client benchmark (``bench.api_bench``) against it, stops it, and writes:
+``--suite`` picks what runs (default ``all``: api, then feed):
 
-- ``bench/results/api.json``: raw numbers per server, ratios, machine, command;
-- the section between ``<!-- api:begin -->`` and ``<!-- api:end -->`` in ``BENCHMARKS.md``.
+- ``api``: Fermion against upstream neutron-server. Starts each server in turn (never
+  both at once, so they do not share the CPUs), runs the same client benchmark
+  (``bench.api_bench``) against it, stops it, and writes ``bench/results/api.json`` (raw
+  numbers per server, ratios, machine, command) and the section between
+  ``<!-- api:begin -->`` and ``<!-- api:end -->`` in ``BENCHMARKS.md``. Ratios are oriented
+  so that > 1 always means Fermion is better: throughput Fermion/Neutron, latency and
+  memory Neutron/Fermion.
+- ``feed``: the change feed under load (``bench.feed_bench``): 50 long-polling watchers
+  with 10,000 ports in the database, then a 1-watcher baseline, each on a fresh Fermion
+  server. Writes ``bench/results/feed.json`` and the section between
+  ``<!-- feed:begin -->`` and ``<!-- feed:end -->`` (``bench.feed_report``).
 
-Ratios are oriented so that > 1 always means Fermion is better: throughput
-Fermion/Neutron, latency and memory Neutron/Fermion.
+``--render`` runs nothing and rewrites the selected suites' sections from their JSON.
 
 Every option also reads an environment variable (named in ``--help``), so ``make bench``
 can be tuned without editing the Makefile, e.g. ``BENCH_FILL_BUDGET=3000 make bench`` to
@@ -18,11 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import sys
 import time
 import traceback
@@ -30,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import peer_neutron
+from bench import feed_report, peer_neutron
 from bench.api_bench import (
     DEFAULT_LIST_SIZES,
     ApiBench,
@@ -39,32 +43,19 @@ from bench.api_bench import (
     list_sizes,
     ratios,
 )
-from bench.proc import install_signal_handlers, own_cpu_s, system_busy_s
+from bench.feed_bench import run_feed_bench
+from bench.proc import BUSY_CORES, install_signal_handlers, machine_load
+from bench.report import REPO, new_report, save
 from bench.servers import make_server
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / "bench" / "results" / "api.json"
+DEFAULT_FEED_JSON = REPO / "bench" / "results" / "feed.json"
 DEFAULT_MD = REPO / "BENCHMARKS.md"
-BEGIN, END = "<!-- api:begin -->", "<!-- api:end -->"
 ORDER = ("fermion", "neutron")
-BUSY_CORES = 0.25  # CPU used by other processes during a run worth a note
+SUITES = ("api", "feed")
 TITLES = {"fermion": "Fermion", "neutron": f"Neutron {peer_neutron.NEUTRON_VERSION}"}
 CLIENT = ("stdlib http.client, one new TCP connection per request (Connection: close); "
           "latency = time to the last response byte")
-
-MD_INTRO = """\
-# Benchmarks
-
-Numbers measured on one machine by `make bench`, which runs each benchmark against
-Fermion and against upstream OpenStack Neutron on the same machine, one server at a time.
-They are a report, not a test: nothing asserts on them. Each section is rewritten by its
-own benchmark between its markers; raw numbers are in `bench/results/`.
-
-Run `make bench`, or `.venv/bin/python -m bench.run --help` for the knobs (counts, list
-sizes, the time budget for filling upstream's port table, `--only fermion|neutron`). The
-first run installs upstream Neutron into `bench/.peer/venv` (about a minute).
-
-"""
 
 
 # -- progress -------------------------------------------------------------------------------
@@ -109,41 +100,6 @@ def make_reporter() -> PlainReporter:
         return PlainReporter()
 
 
-# -- machine and command ------------------------------------------------------------------------
-
-def machine_info() -> dict[str, Any]:
-    mem_kb, cpu = 0, ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": cpu or platform.processor(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "os": _os_name(),
-        "python": platform.python_version(),
-    }
-
-
-def _os_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    return platform.system()
-
-
-def command_line(argv: Sequence[str]) -> str:
-    return " ".join(["python -m bench.run", *map(shlex.quote, argv)])
-
-
 # -- one server -------------------------------------------------------------------------------
 
 def bench_server(name: str, cfg: BenchConfig, rep: PlainReporter) -> dict[str, Any]:
@@ -155,20 +111,10 @@ def bench_server(name: str, cfg: BenchConfig, rep: PlainReporter) -> dict[str, A
         with server:
             out.update({"version": server.version(), "startup_s": server.startup_s})
             time.sleep(1.0)  # let start-up work settle before the idle RSS sample
-            load0 = os.getloadavg()[0]
-            sys0, own0, srv0, w0 = system_busy_s(), own_cpu_s(), server.cpu_s(), time.monotonic()
-            res = ApiBench(server.url, cfg, reporter=rep, rss=server.rss,
-                           cpu=server.cpu_s).run()
-            out.update(res)
-            wall = time.monotonic() - w0
-            others = (system_busy_s() - sys0) - (own_cpu_s() - own0) - (server.cpu_s() - srv0)
-            out["machine_load"] = {
-                "loadavg_1m_before": round(load0, 2),
-                "loadavg_1m_after": round(os.getloadavg()[0], 2),
-                "server_cores": round((server.cpu_s() - srv0) / wall, 2),
-                "client_cores": round((own_cpu_s() - own0) / wall, 2),
-                "other_processes_cores": round(max(0.0, others) / wall, 2),
-            }
+            with machine_load(server) as load:
+                out.update(ApiBench(server.url, cfg, reporter=rep, rss=server.rss,
+                                    cpu=server.cpu_s).run())
+            out["machine_load"] = load
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - recorded, the other server still runs
@@ -269,18 +215,6 @@ def markdown_section(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(path: Path, section: str) -> None:
-    block = f"{BEGIN}\n{section}{END}"
-    text = path.read_text() if path.exists() else MD_INTRO
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 # -- command line ------------------------------------------------------------------------------
 
 def _env(name: str, default: Any) -> Any:
@@ -290,42 +224,71 @@ def _env(name: str, default: Any) -> Any:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m bench.run",
-        description="Benchmark Fermion's Neutron API against upstream neutron-server "
-                    "(installed into bench/.peer/venv on first use) on this machine.",
+        description="Fermion's benchmarks on this machine: its Neutron API against upstream "
+                    "neutron-server (installed into bench/.peer/venv on first use), and its "
+                    "change feed under load.",
         epilog="Each option's default can also come from the environment variable shown.")
-    ap.add_argument("--only", choices=ORDER, default=_env("BENCH_ONLY", None),
-                    help="benchmark one server only [BENCH_ONLY]")
-    ap.add_argument("--ports", type=int, default=int(_env("BENCH_PORTS", 200)),
-                    help="single-port creates, sequential and again concurrent "
-                         "(default %(default)s) [BENCH_PORTS]")
-    ap.add_argument("--clients", type=int, default=int(_env("BENCH_CLIENTS", 8)),
-                    help="client threads for the concurrent creates (default %(default)s) "
-                         "[BENCH_CLIENTS]")
-    ap.add_argument("--sizes", default=_env("BENCH_SIZES", ",".join(map(str, DEFAULT_LIST_SIZES))),
-                    help="port counts at which to time the full list (default %(default)s) "
-                         "[BENCH_SIZES]")
-    ap.add_argument("--bulk-size", type=int, default=int(_env("BENCH_BULK_SIZE", 100)),
-                    help="ports per bulk create while filling (default %(default)s) "
-                         "[BENCH_BULK_SIZE]")
-    ap.add_argument("--fill-budget", type=float, default=float(_env("BENCH_FILL_BUDGET", 600)),
-                    help="seconds each server may spend bulk-filling; list sizes not reached "
-                         "in time are skipped and reported (default %(default)s; upstream "
-                         "bulk-creates only ~3-6 ports/s on 2 CPUs, so 10,000 ports take it "
-                         "30-60 min) [BENCH_FILL_BUDGET]")
-    ap.add_argument("--list-repeats", type=int, default=int(_env("BENCH_LIST_REPEATS", 3)),
-                    help="lists per size, median reported (default %(default)s) "
-                         "[BENCH_LIST_REPEATS]")
-    ap.add_argument("--ops", type=int, default=int(_env("BENCH_OPS", 200)),
-                    help="show, update and delete operations each (default %(default)s) "
-                         "[BENCH_OPS]")
-    ap.add_argument("--json", type=Path, default=Path(_env("BENCH_JSON", DEFAULT_JSON)),
-                    help="results file (default bench/results/api.json) [BENCH_JSON]")
+    ap.add_argument("--suite", choices=("all", *SUITES), default=_env("BENCH_SUITE", "all"),
+                    help="which benchmarks to run or --render (default %(default)s: api, "
+                         "then feed) [BENCH_SUITE]")
     ap.add_argument("--markdown", type=Path, default=Path(_env("BENCH_MARKDOWN", DEFAULT_MD)),
-                    help="report to rewrite between the api markers (default BENCHMARKS.md) "
-                         "[BENCH_MARKDOWN]")
+                    help="report to rewrite between each suite's markers (default "
+                         "BENCHMARKS.md) [BENCH_MARKDOWN]")
     ap.add_argument("--render", action="store_true",
-                    help="run nothing: recompute ratios and notes from the --json file and "
-                         "rewrite the BENCHMARKS.md section")
+                    help="run nothing: recompute ratios and notes from the suites' JSON files "
+                         "and rewrite their BENCHMARKS.md sections")
+    api = ap.add_argument_group("api suite")
+    api.add_argument("--only", choices=ORDER, default=_env("BENCH_ONLY", None),
+                     help="benchmark one server only [BENCH_ONLY]")
+    api.add_argument("--ports", type=int, default=int(_env("BENCH_PORTS", 200)),
+                     help="single-port creates, sequential and again concurrent "
+                          "(default %(default)s) [BENCH_PORTS]")
+    api.add_argument("--clients", type=int, default=int(_env("BENCH_CLIENTS", 8)),
+                     help="client threads for the concurrent creates (default %(default)s) "
+                          "[BENCH_CLIENTS]")
+    api.add_argument("--sizes",
+                     default=_env("BENCH_SIZES", ",".join(map(str, DEFAULT_LIST_SIZES))),
+                     help="port counts at which to time the full list (default "
+                          "%(default)s) [BENCH_SIZES]")
+    api.add_argument("--bulk-size", type=int, default=int(_env("BENCH_BULK_SIZE", 100)),
+                     help="ports per bulk create while filling (default %(default)s) "
+                          "[BENCH_BULK_SIZE]")
+    api.add_argument("--fill-budget", type=float,
+                     default=float(_env("BENCH_FILL_BUDGET", 600)),
+                     help="seconds each server may spend bulk-filling; list sizes not reached "
+                          "in time are skipped and reported (default %(default)s; upstream "
+                          "bulk-creates only ~3-6 ports/s on 2 CPUs, so 10,000 ports take "
+                          "it 30-60 min) [BENCH_FILL_BUDGET]")
+    api.add_argument("--list-repeats", type=int, default=int(_env("BENCH_LIST_REPEATS", 3)),
+                     help="lists per size, median reported (default %(default)s) "
+                          "[BENCH_LIST_REPEATS]")
+    api.add_argument("--ops", type=int, default=int(_env("BENCH_OPS", 200)),
+                     help="show, update and delete operations each (default %(default)s) "
+                          "[BENCH_OPS]")
+    api.add_argument("--json", type=Path, default=Path(_env("BENCH_JSON", DEFAULT_JSON)),
+                     help="results file (default bench/results/api.json) [BENCH_JSON]")
+    feed = ap.add_argument_group("feed suite (Fermion only)")
+    feed.add_argument("--watchers", type=int, default=int(_env("BENCH_WATCHERS", 50)),
+                      help="long-polling watchers (default %(default)s) [BENCH_WATCHERS]")
+    feed.add_argument("--baseline-watchers", type=int,
+                      default=int(_env("BENCH_BASELINE_WATCHERS", 1)),
+                      help="watchers in the baseline run on a second fresh server; 0 skips "
+                           "it (default %(default)s) [BENCH_BASELINE_WATCHERS]")
+    feed.add_argument("--feed-ports", type=int, default=int(_env("BENCH_FEED_PORTS", 10000)),
+                      help="ports in the database before measuring (default %(default)s) "
+                           "[BENCH_FEED_PORTS]")
+    feed.add_argument("--feed-writes", type=int, default=int(_env("BENCH_FEED_WRITES", 1000)),
+                      help="port updates the watchers must all receive (default "
+                           "%(default)s) [BENCH_FEED_WRITES]")
+    feed.add_argument("--feed-writers", type=int, default=int(_env("BENCH_FEED_WRITERS", 4)),
+                      help="writer threads (default %(default)s) [BENCH_FEED_WRITERS]")
+    feed.add_argument("--feed-timeout", type=float,
+                      default=float(_env("BENCH_FEED_TIMEOUT", 300)),
+                      help="seconds the watchers get to receive everything, per phase "
+                           "(default %(default)s) [BENCH_FEED_TIMEOUT]")
+    feed.add_argument("--feed-json", type=Path,
+                      default=Path(_env("BENCH_FEED_JSON", DEFAULT_FEED_JSON)),
+                      help="results file (default bench/results/feed.json) [BENCH_FEED_JSON]")
     return ap.parse_args(argv)
 
 
@@ -334,24 +297,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
     rep = make_reporter()
+    suites = SUITES if args.suite == "all" else (args.suite,)
+    if args.render:
+        return render(suites, args, rep)
+    codes = []
+    for suite in suites:
+        code = (api_suite if suite == "api" else feed_suite)(argv, args, rep)
+        if code == 130:
+            return code
+        codes.append(code)
+    return max(codes)
+
+
+def render(suites: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
+    """``--render``: each selected suite's section again from its JSON file."""
+    codes = []
+    for suite in suites:
+        path = args.json if suite == "api" else args.feed_json
+        if not path.exists():
+            rep.log(f"no {path}: the {suite} section is left as it is")
+            codes.append(1)
+            continue
+        report = json.loads(path.read_text())
+        codes.append((write_report if suite == "api" else write_feed_report)(report, args, rep))
+    return max(codes)
+
+
+# -- api suite ---------------------------------------------------------------------------------
+
+def api_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
     cfg = BenchConfig(create_sequential=args.ports, create_concurrent=args.ports,
                       clients=args.clients,
                       list_sizes=tuple(sorted(int(s) for s in args.sizes.split(",") if s)),
                       bulk_size=args.bulk_size, fill_budget_s=args.fill_budget,
                       list_repeats=args.list_repeats, ops=args.ops)
-    if args.render:
-        report = json.loads(args.json.read_text())
-        return write_report(report, args, rep)
     names = [args.only] if args.only else list(ORDER)
-    report: dict[str, Any] = {
-        "benchmark": "api",
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command_line(argv),
-        "machine": machine_info(),
-        "client": CLIENT,
-        "config": cfg.as_dict(),
-        "servers": {},
-    }
+    report = new_report("api", argv, client=CLIENT, config=cfg.as_dict(), servers={})
     try:
         if "neutron" in names:  # install first, so it never overlaps a measurement
             spent = peer_neutron.ensure_installed(rep.log)
@@ -383,17 +364,54 @@ def finish(report: dict[str, Any]) -> None:
 
 def write_report(report: dict[str, Any], args: argparse.Namespace, rep: PlainReporter) -> int:
     finish(report)
-    servers = report["servers"]
-    json_path = args.json.resolve()
-    report["json"] = (str(json_path.relative_to(REPO)) if json_path.is_relative_to(REPO)
-                      else str(json_path))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    section = markdown_section(report)
-    write_markdown(args.markdown, section)
-    rep.log(section)
-    rep.log(f"wrote {args.json} and the api section of {args.markdown}")
-    return 0 if all("error" not in r for r in servers.values()) else 1
+    save(report, args.json, args.markdown, markdown_section, rep.log)
+    return 0 if all("error" not in r for r in report["servers"].values()) else 1
+
+
+# -- feed suite --------------------------------------------------------------------------------
+
+def feed_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
+    """The fan-out run, then the baseline, each on a fresh Fermion server."""
+    config = {"watchers": args.watchers, "baseline_watchers": args.baseline_watchers,
+              "ports": args.feed_ports, "writes": args.feed_writes,
+              "writers": args.feed_writers, "timeout_s": args.feed_timeout}
+    report = new_report("feed", argv, client=feed_report.CLIENT, config=config, runs={})
+    plan = {"fanout": args.watchers, "baseline": args.baseline_watchers}
+    try:
+        for key, watchers in plan.items():
+            if watchers > 0:
+                report["runs"][key] = feed_run(watchers, args, rep)
+    except KeyboardInterrupt:
+        rep.log("interrupted: server stopped, nothing written")
+        return 130
+    return write_feed_report(report, args, rep)
+
+
+def feed_run(watchers: int, args: argparse.Namespace, rep: PlainReporter) -> dict[str, Any]:
+    rep.log(f"== change feed: {watchers} watcher(s), {args.feed_ports} ports ==")
+    out: dict[str, Any] = {"watchers": watchers}
+    t0 = time.monotonic()
+    try:
+        with make_server("fermion", log=rep.log) as server:
+            out["startup_s"] = server.startup_s
+            out.update(run_feed_bench(watchers=watchers, ports=args.feed_ports,
+                                      writes=args.feed_writes, writers=args.feed_writers,
+                                      timeout=args.feed_timeout, log=rep.log, server=server))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded, the other run still runs
+        rep.log(f"[feed] FAILED: {exc}")
+        rep.log(traceback.format_exc(limit=3))
+        out["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+    out["total_s"] = round(time.monotonic() - t0, 1)
+    return out
+
+
+def write_feed_report(report: dict[str, Any], args: argparse.Namespace,
+                      rep: PlainReporter) -> int:
+    feed_report.finish(report)
+    save(report, args.feed_json, args.markdown, feed_report.markdown_section, rep.log)
+    return 0 if all("error" not in r for r in report["runs"].values()) else 1
 
 
 if __name__ == "__main__":
