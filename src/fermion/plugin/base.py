@@ -108,6 +108,13 @@ class Resource:
         """API dicts for the rows; ``ids`` lets children be fetched by sub-query."""
         raise NotImplementedError
 
+    def tagged_views(self, conn: Connection, rows: list, ids: listing.Ids | None,
+                     fields) -> list[dict]:
+        """Standard attributes and tags of each row, plus ``fields(row)``: for resources
+        whose views need nothing else loaded."""
+        tags = listing.load_tags(conn, ids or listing.Ids([row.id for row in rows]))
+        return [{**standard_view(row, tags), **fields(row)} for row in rows]
+
     def show(self, conn: Connection, ctx: Context, resource_id: str) -> dict:
         return self.views(conn, ctx, [self.get_row(conn, ctx, resource_id)])[0]
 

@@ -16,7 +16,7 @@ from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
 from fermion.plugin import listing
-from fermion.plugin.base import CTX_PROJECT, Resource, new_id, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource, new_id
 
 SP = models.subnetpools
 S = models.subnets
@@ -42,24 +42,17 @@ class SubnetPools(Resource):
 
     def views(self, conn: Connection, ctx: Context, rows: list,
               ids: listing.Ids | None = None) -> list[dict]:
-        ids = ids or listing.Ids([row.id for row in rows])
-        tags = listing.load_tags(conn, ids)
-        out = []
-        for row in rows:
-            view = standard_view(row, tags)
-            view.update({
-                "prefixes": row.prefixes,
-                "default_prefixlen": row.default_prefixlen,
-                "min_prefixlen": row.min_prefixlen,
-                "max_prefixlen": row.max_prefixlen,
-                "shared": row.shared,
-                "is_default": row.is_default,
-                "default_quota": row.default_quota,
-                "address_scope_id": row.address_scope_id,
-                "ip_version": row.ip_version,
-            })
-            out.append(view)
-        return out
+        return self.tagged_views(conn, rows, ids, lambda row: {
+            "prefixes": row.prefixes,
+            "default_prefixlen": row.default_prefixlen,
+            "min_prefixlen": row.min_prefixlen,
+            "max_prefixlen": row.max_prefixlen,
+            "shared": row.shared,
+            "is_default": row.is_default,
+            "default_quota": row.default_quota,
+            "address_scope_id": row.address_scope_id,
+            "ip_version": row.ip_version,
+        })
 
     def default_id(self, conn: Connection, version: int) -> str | None:
         return conn.execute(select(SP.c.id).where(SP.c.is_default,

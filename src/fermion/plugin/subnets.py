@@ -16,7 +16,7 @@ from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
 from fermion.plugin import ip_allocation, ipam, listing
-from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
+from fermion.plugin.base import CTX_PROJECT, Resource
 
 S = models.subnets
 N = models.networks
@@ -47,28 +47,21 @@ class Subnets(Resource):
 
     def views(self, conn: Connection, ctx: Context, rows: list,
               ids: listing.Ids | None = None) -> list[dict]:
-        ids = ids or listing.Ids([row.id for row in rows])
-        tags = listing.load_tags(conn, ids)
-        out = []
-        for row in rows:
-            view = standard_view(row, tags)
-            view.update({
-                "network_id": row.network_id,
-                "ip_version": row.ip_version,
-                "cidr": row.cidr,
-                "gateway_ip": row.gateway_ip,
-                "allocation_pools": row.allocation_pools,
-                "enable_dhcp": row.enable_dhcp,
-                "dns_nameservers": row.dns_nameservers,
-                "host_routes": row.host_routes,
-                "ipv6_ra_mode": row.ipv6_ra_mode,
-                "ipv6_address_mode": row.ipv6_address_mode,
-                "subnetpool_id": row.subnetpool_id,
-                "segment_id": row.segment_id,
-                "service_types": [],
-            })
-            out.append(view)
-        return out
+        return self.tagged_views(conn, rows, ids, lambda row: {
+            "network_id": row.network_id,
+            "ip_version": row.ip_version,
+            "cidr": row.cidr,
+            "gateway_ip": row.gateway_ip,
+            "allocation_pools": row.allocation_pools,
+            "enable_dhcp": row.enable_dhcp,
+            "dns_nameservers": row.dns_nameservers,
+            "host_routes": row.host_routes,
+            "ipv6_ra_mode": row.ipv6_ra_mode,
+            "ipv6_address_mode": row.ipv6_address_mode,
+            "subnetpool_id": row.subnetpool_id,
+            "segment_id": row.segment_id,
+            "service_types": [],
+        })
 
     # -- create --------------------------------------------------------------------------
 
