@@ -1,0 +1,21 @@
+"""Thin, idempotent verbs on the Linux host: namespaces, links, addresses, Open vSwitch.
+
+What lives here
+  cmd.py    `run()` — every system command goes through it; a failure raises
+            `CommandError` naming the command line, its exit status and its stderr.
+  netns.py  network namespaces, veth pairs across namespaces, addresses, MTU, link state,
+            Linux bridges, `ethtool -K <dev> tx off` (the userspace-OVS checksum trap).
+  ovs.py    `OvsDaemon`: ovsdb-server + ovs-vswitchd for one host in a private run
+            directory (optionally inside a namespace), tracked and stopped by pid;
+            `Ovs`: narrow idempotent ovs-vsctl / ovs-ofctl / ovs-appctl verbs bound to
+            that run directory; datapath detection (`netdev` without the kernel module).
+
+Rules
+  - Verbs are safe to repeat: "add" tolerates what already exists (`may_exist`),
+    "delete" tolerates what is already gone (`if_exists`).
+  - "Done" means applied: ovs-vsctl waits for ovs-vswitchd to reconfigure.
+  - Processes are ever only stopped by the pid we recorded, never by name.
+  - Nothing here renders policy (flows, rules, configs); it only applies.
+  - Never imports fermion.db, fermion.plugin or fermion.api: agents and the lab run on hosts
+    that know the server only through HTTP.
+"""
