@@ -14,10 +14,18 @@ Modules:
   walk       a tiny offline table walker (a packet dict through a flow list), used by tests
              and later by ``fermion trace``.
 
+Modules that act (not pure; they never import fermion.db or fermion.plugin either):
+  server_client  httpx client of the server's agent endpoints (snapshot, change feed,
+             state reports, port status).
+  l2_apply   converges one host's OVS to the compiled model: bridges, patch and tunnel ports,
+             local VLAN tags (recorded in other_config:net_uuid), flow diffs applied as one
+             ``ovs-ofctl --bundle`` per bridge; never flushes.
+  l2_agent   ``fermion agent l2``: heartbeat, snapshot, change feed, converge, port status.
+
 Naming: bridges ``br-int``, ``br-tun``, one bridge per ``physnet:bridge`` mapping; patch
 ports ``int-<br>``/``phy-<br>`` and ``patch-tun``/``patch-int`` as in the seed.
 
-Nothing here touches the system, the database or the plugin: no imports of fermion.db,
-fermion.plugin, fermion.linux, no subprocess, no sockets. The code that talks to OVS applies
+Nothing in the pure modules (pipeline .. walk) touches the system, the database or the
+plugin: no imports of fermion.db, fermion.plugin, fermion.linux, no subprocess, no sockets. The code that talks to OVS applies
 the values computed here.
 """

@@ -32,6 +32,8 @@ _IGNORED = {"idle_timeout", "hard_timeout", "send_flow_rem", "reset_counts", "ou
 _SET_FIELD_REG = re.compile(r"^set_field:(\w+)->reg(\d+)$")
 _LOAD_REG = re.compile(r"^load:(\w+)->NXM_NX_REG(\d+)\[\]$")
 _SET_TUNNEL = re.compile(r"^set_tunnel(?:64)?:(\w+)$")
+# OVS prints set_tunnel as a load into (or set_field of) the tunnel id
+_LOAD_TUN = re.compile(r"^(?:load:(\w+)->NXM_NX_TUN_ID\[\]|set_field:(\w+)->tun_id)$")
 
 _SHORTHAND_OF = {("ip", "1"): "icmp", ("ip", "6"): "tcp", ("ip", "17"): "udp",
                  ("ipv6", "58"): "icmp6", ("ipv6", "6"): "tcp6", ("ipv6", "17"): "udp6"}
@@ -95,6 +97,8 @@ def canon_action(action: str) -> str:
         return f"load:{hex(_int(m.group(1)))}->NXM_NX_REG{m.group(2)}[]"
     if m := _SET_TUNNEL.match(action):
         return f"set_tunnel:{hex(_int(m.group(1)))}"
+    if m := _LOAD_TUN.match(action):
+        return f"set_tunnel:{hex(_int(m.group(1) or m.group(2)))}"
     if action.lower() in ("in_port", "normal", "drop", "local", "flood", "all"):
         return action.upper() if action.lower() != "drop" else "drop"
     if action.startswith("output:") and action[7:].lower() == "in_port":
