@@ -31,6 +31,7 @@ from pathlib import Path
 
 from fermion.linux import netns as ns
 from fermion.linux.cmd import CommandError, run
+from fermion.linux.proc import cmdline, pid_alive
 
 LOG = logging.getLogger(__name__)
 
@@ -59,26 +60,12 @@ def missing_binaries() -> list[str]:
     return missing
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def stop_pid(pid: int, must_contain: str, timeout: float = 5.0) -> bool:
     """SIGTERM `pid` (SIGKILL after `timeout`) if it is alive and its command line contains
     `must_contain` (guards against pid reuse). True if a process was stopped."""
-    if not _pid_alive(pid) or must_contain not in _cmdline(pid):
+    if not pid_alive(pid) or must_contain not in cmdline(pid):
         return False
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
         try:
@@ -87,7 +74,7 @@ def stop_pid(pid: int, must_contain: str, timeout: float = 5.0) -> bool:
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return True
             time.sleep(0.02)
     LOG.warning("process %d (%s) survived SIGKILL", pid, must_contain)
@@ -185,11 +172,11 @@ class OvsDaemon:
             pid = int(self.pidfile(daemon).read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) and str(self.rundir) in _cmdline(pid) else None
+        return pid if pid_alive(pid) and str(self.rundir) in cmdline(pid) else None
 
     def _live_pid(self, daemon: str) -> int | None:
         pid = self.pids.get(daemon)
-        if pid and _pid_alive(pid) and str(self.rundir) in _cmdline(pid):
+        if pid and pid_alive(pid) and str(self.rundir) in cmdline(pid):
             return pid
         return self._read_pid(daemon)
 
