@@ -236,6 +236,10 @@ class ChangeFeed:
         when ``since`` is ahead of the newest revision (the database was replaced).
         """
         await self.start()
+        if self._kick.is_set() or self._refresh_lock.locked():
+            # A commit this server was told about is not in memory yet: read it first, so a
+            # client that saw its write succeed also sees its change (read-your-writes).
+            await self.refresh()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         if since > self.head:  # another server may be ahead of our last refresh
