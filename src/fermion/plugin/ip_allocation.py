@@ -45,7 +45,9 @@ def _taken(conn: Connection, subnet_id: str, addresses: list[str]) -> set[str]:
     return set(conn.execute(stmt, {"subnet_id": subnet_id, "addresses": addresses}).scalars())
 
 
-def _pick(conn: Connection, subnet: Any) -> str | None:
+def _pick(conn: Connection, subnet: Any, pending: frozenset[str] = frozenset()) -> str | None:
+    """A free address of the subnet's pools, skipping ``pending`` (chosen earlier in the
+    same request but not stored yet)."""
     net = ipam.network(subnet.cidr)
     bounds = ipam.pool_bounds(net, [(p["start"], p["end"]) for p in subnet.allocation_pools])
     size = ipam.pool_size(bounds)
@@ -55,12 +57,13 @@ def _pick(conn: Connection, subnet: Any) -> str | None:
     if size > SCAN_LIMIT:
         for _ in range(4):
             picks = [str(make(value)) for value in ipam.random_candidates(bounds, 16)]
-            taken = _taken(conn, subnet.id, picks)
+            taken = _taken(conn, subnet.id, picks) | pending
             free = [p for p in picks if p not in taken]
             if free:
                 return free[0]
     used = {int(ipaddress.ip_address(a)) for a in conn.execute(
         select(IPA.c.ip_address).where(IPA.c.subnet_id == subnet.id)).scalars()}
+    used |= {int(ipaddress.ip_address(a)) for a in pending}
     for value in ipam.candidates(bounds, used):
         return str(make(value))
     return None
@@ -129,27 +132,12 @@ def resolve(conn: Connection, network_id: str, requested: list[dict] | None, mac
         elif ipam.is_slaac(subnet._mapping):
             address = ipam.eui64(ipam.network(subnet.cidr), mac)
         else:
-            taken_now = {c["ip_address"] for c in chosen if c["subnet_id"] == subnet.id}
-            address = _pick_excluding(conn, subnet, taken_now)
+            taken_now = frozenset(c["ip_address"] for c in chosen if c["subnet_id"] == subnet.id)
+            address = _pick(conn, subnet, taken_now)
             if address is None:
                 raise exc.IpAddressGenerationFailure(net_id=network_id)
         chosen.append({"subnet_id": subnet.id, "ip_address": address})
     return chosen
-
-
-def _pick_excluding(conn: Connection, subnet: Any, pending: set[str]) -> str | None:
-    """Like _pick, but also skipping addresses chosen earlier in this same request."""
-    if not pending:
-        return _pick(conn, subnet)
-    net = ipam.network(subnet.cidr)
-    bounds = ipam.pool_bounds(net, [(p["start"], p["end"]) for p in subnet.allocation_pools])
-    used = {int(ipaddress.ip_address(a)) for a in conn.execute(
-        select(IPA.c.ip_address).where(IPA.c.subnet_id == subnet.id)).scalars()}
-    used |= {int(ipaddress.ip_address(a)) for a in pending}
-    make = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
-    for value in ipam.candidates(bounds, used):
-        return str(make(value))
-    return None
 
 
 def store(conn: Connection, port_id: str, network_id: str, fixed_ips: list[dict]) -> None:
