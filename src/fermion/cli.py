@@ -3,6 +3,8 @@
   fermion server [--config-file FILE]...   the Networking API on bind_host:bind_port
   fermion db upgrade [--config-file FILE]...   migrate the database to the newest schema
   fermion agent l2 --host NAME [--server URL] [--once] ...   the Open vSwitch L2 agent
+  fermion agent dhcp --host NAME [--config-file dhcp_agent.ini] ...   the DHCP agent
+  fermion agent l3 --host NAME [--server URL] [--once] ...   the L3 agent (routers)
 """
 
 from __future__ import annotations
@@ -47,23 +49,36 @@ def main(argv: list[str] | None = None) -> int:
                     "local VLANs, OpenFlow pipelines) to the server's model, watching its "
                     "change feed; report wired ports ACTIVE.")
     _agent_args(l2)
-    l2.add_argument("--ovs-rundir", default="/var/run/openvswitch", metavar="DIR",
+    l2.add_argument("--ovs-rundir", default=None, metavar="DIR",
                     help="OVS run directory holding db.sock (the OVSDB socket) and the "
-                         "bridges' <bridge>.mgmt sockets (default: %(default)s)")
+                         "bridges' <bridge>.mgmt sockets (default: the directory of [ovs] "
+                         "ovsdb_connection, /var/run/openvswitch)")
     l2.add_argument("--datapath-type", default=None, choices=("system", "netdev"),
-                    help="bridge datapath (default: system if the openvswitch kernel module "
-                         "is loaded, else netdev)")
-    l2.add_argument("--bridge-mappings", action="append", default=[], metavar="PHYSNET:BR",
-                    help="physnet:bridge, comma-separated or repeated (e.g. physnet:br-phys)")
-    l2.add_argument("--local-ip", default=None, help="this host's tunnel endpoint address")
-    l2.add_argument("--tunnel-types", action="append", default=[], metavar="TYPES",
-                    help="tunnel types, comma-separated or repeated (e.g. vxlan)")
-    l2.add_argument("--report-interval", type=float, default=30.0, metavar="S",
-                    help="seconds between state reports (default: %(default)s)")
-    l2.add_argument("--poll-interval", type=float, default=2.0, metavar="S",
-                    help="longest wait on the change feed before a local pass "
-                         "(default: %(default)s)")
+                    help="bridge datapath ([ovs] datapath_type; default: system if the "
+                         "openvswitch kernel module is loaded, else netdev)")
+    l2.add_argument("--bridge-mappings", action="append", default=None, metavar="PHYSNET:BR",
+                    help="physnet:bridge, comma-separated or repeated (e.g. physnet:br-phys; "
+                         "[ovs] bridge_mappings)")
+    l2.add_argument("--local-ip", default=None,
+                    help="this host's tunnel endpoint address ([ovs] local_ip)")
+    l2.add_argument("--tunnel-types", action="append", default=None, metavar="TYPES",
+                    help="tunnel types, comma-separated or repeated (e.g. vxlan; [agent] "
+                         "tunnel_types)")
+    l2.add_argument("--l2-population", action=argparse.BooleanOptionalAction, default=None,
+                    help="unicast/flood entries in br-tun from the model instead of learning "
+                         "([agent] l2_population; default: off)")
+    l2.add_argument("--arp-responder", action=argparse.BooleanOptionalAction, default=None,
+                    help="answer ARP for remote ports in br-tun table 21, with l2 population "
+                         "([agent] arp_responder; default: off)")
+    l2.add_argument("--report-interval", type=float, default=None, metavar="S",
+                    help="seconds between state reports ([agent] report_interval; 30)")
+    l2.add_argument("--poll-interval", type=float, default=None, metavar="S",
+                    help="longest wait on the change feed before a local pass; local plugs "
+                         "are seen at once through an OVSDB monitor ([agent] "
+                         "polling_interval; 2)")
 
+    _l3_agent_parser(agent_sub)
+    _dhcp_agent_parser(agent_sub)
     args = parser.parse_args(argv)
     if args.command == "agent":
         return _agent(args)
@@ -88,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _agent_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", required=True, help="this host's name, as ports' "
-                                                      "binding:host_id name it")
+    """Options every agent takes; agents read their INI options with ``load(..., server=False)``
+    and command-line values win over the files."""
+    _config_args(parser)
+    parser.add_argument("--host", default=None, help="this host's name, as ports' "
+                                                     "binding:host_id name it ([DEFAULT] host)")
     parser.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL",
                         help="the Fermion server (default: %(default)s)")
     parser.add_argument("--os-token", default=None, metavar="TOKEN",
@@ -100,6 +118,16 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _agent(args) -> int:
+    try:
+        args.conf = load(args.config_file, server=False)
+    except ConfigError as error:
+        print(f"fermion: configuration error: {error}", file=sys.stderr)
+        return 2
+    args.host = args.host or args.conf.get("DEFAULT", "host")
+    if not args.host:
+        print(f"fermion agent {args.agent_kind}: --host (or [DEFAULT] host) is required",
+              file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.agent_kind == "l2":
@@ -110,7 +138,54 @@ def _agent(args) -> int:
         except ValueError as error:
             print(f"fermion agent l2: {error}", file=sys.stderr)
             return 2
+    if args.agent_kind == "dhcp":
+        from fermion.agent.dhcp_agent import main as dhcp_main
+
+        return dhcp_main(args)
+    if args.agent_kind == "l3":
+        from fermion.agent.l3_agent import main as l3_main
+
+        try:
+            return l3_main(args)
+        except ValueError as error:
+            print(f"fermion agent l3: {error}", file=sys.stderr)
+            return 2
     return 1
+
+
+
+def _l3_agent_parser(agent_sub) -> None:
+    l3 = agent_sub.add_parser(
+        "l3", help="the L3 agent (routers)",
+        description="Realise the routers scheduled to this host as qrouter-<id> namespaces: "
+                    "qr-/qg- ports on br-int, SNAT, floating IPs, extra routes, the metadata "
+                    "proxy; watch the change feed.")
+    _agent_args(l3)
+    l3.add_argument("--ovs-rundir", default=None, metavar="DIR",
+                    help="OVS run directory holding db.sock (default: the directory of [ovs] "
+                         "ovsdb_connection, /var/run/openvswitch)")
+    l3.add_argument("--datapath-type", default=None, choices=("system", "netdev"),
+                    help="bridge datapath ([ovs] datapath_type; default: detected)")
+    l3.add_argument("--ovs-netns", default=None, metavar="NS",
+                    help="namespace ovs-vswitchd runs in, where the OVS ends of the routers' "
+                         "veths go (default: the agent's own)")
+    l3.add_argument("--namespace-prefix", default="", metavar="P",
+                    help="put before every qrouter- namespace name (simulated hosts sharing "
+                         "one kernel; default: none)")
+    l3.add_argument("--state-path", default=None, metavar="DIR",
+                    help="metadata proxy pid and config files go under DIR/ns-metadata-proxy "
+                         "([DEFAULT] state_path)")
+    l3.add_argument("--iptables-backend", default="auto", choices=("auto", "nft", "legacy"),
+                    help="iptables backend (default: the one `iptables` on this host is)")
+    l3.add_argument("--enable-metadata-proxy", action=argparse.BooleanOptionalAction,
+                    default=None, help="[DEFAULT] enable_metadata_proxy (default: on)")
+    l3.add_argument("--metadata-proxy-socket", default=None, metavar="PATH",
+                    help="the metadata agent's unix socket ([DEFAULT] metadata_proxy_socket)")
+    l3.add_argument("--report-interval", type=float, default=None, metavar="S",
+                    help="seconds between state reports ([agent] report_interval; 30)")
+    l3.add_argument("--periodic-interval", type=float, default=None, metavar="S",
+                    help="seconds between full passes without changes ([DEFAULT] "
+                         "periodic_interval; 40)")
 
 
 def _serve(conf) -> int:
@@ -122,6 +197,34 @@ def _serve(conf) -> int:
     uvicorn.run(app, host=conf.get("DEFAULT", "bind_host"), port=conf.get("DEFAULT", "bind_port"),
                 log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     return 0
+
+
+
+def _dhcp_agent_parser(agent_sub) -> None:
+    dhcp = agent_sub.add_parser(
+        "dhcp", help="the DHCP agent (dnsmasq, isolated metadata)",
+        description="Serve DHCP and DNS with one dnsmasq per network scheduled to this host, "
+                    "in namespace qdhcp-<network>, and the metadata proxy on isolated "
+                    "networks. dhcp_agent.ini options ([DEFAULT] dnsmasq_dns_servers, "
+                    "enable_isolated_metadata, state_path, ...) come from --config-file.")
+    _agent_args(dhcp)
+    dhcp.add_argument("--ovs-rundir", default=None, metavar="DIR",
+                      help="OVS run directory holding db.sock (default: the directory of "
+                           "[ovs] ovsdb_connection)")
+    dhcp.add_argument("--ovs-netns", default=None, metavar="NS",
+                      help="namespace ovs-vswitchd runs in, where the OVS end of each DHCP "
+                           "port's veth goes (default: the agent's own)")
+    dhcp.add_argument("--namespace-prefix", default="", metavar="P",
+                      help="put before every qdhcp- namespace name (simulated hosts sharing "
+                           "one kernel; default: none)")
+    dhcp.add_argument("--report-interval", type=float, default=None, metavar="S",
+                      help="seconds between state reports ([agent] report_interval; 30)")
+    dhcp.add_argument("--poll-interval", type=float, default=None, metavar="S",
+                      help="longest wait on the change feed before checking that dnsmasq "
+                           "and haproxy are alive ([agent] polling_interval; 2)")
+    dhcp.add_argument("--cleanup", action="store_true",
+                      help="stop this agent's dnsmasq/haproxy processes, delete its "
+                           "namespaces and files, then exit")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
+def _float(value: str) -> float:
+    return float(value.strip())
+
+
 def _str(value: str) -> str:
     return value.strip()
 
@@ -86,6 +90,21 @@ OPTIONS: list[Opt] = [
     Opt("DEFAULT", "notify_nova_on_port_status_changes", _bool, False, "Accepted"),
     Opt("DEFAULT", "notify_nova_on_port_data_changes", _bool, False, "Accepted"),
     Opt("DEFAULT", "dhcp_agent_notification", _bool, False, "Accepted"),
+    # dhcp_agent.ini [DEFAULT] (dns_domain and state_path above are shared with it)
+    Opt("DEFAULT", "dnsmasq_dns_servers", _list, [], "Upstream DNS servers dnsmasq forwards to"),
+    Opt("DEFAULT", "dnsmasq_local_resolv", _bool, False,
+        "Let dnsmasq use the host's resolv.conf (no --no-resolv)"),
+    Opt("DEFAULT", "dnsmasq_lease_max", _int, 2 ** 24, "dnsmasq --dhcp-lease-max"),
+    Opt("DEFAULT", "dhcp_lease_duration", _int, 86400, "DHCP lease seconds; -1 = infinite"),
+    Opt("DEFAULT", "enable_isolated_metadata", _bool, False,
+        "Serve metadata from the DHCP namespace on networks without a router"),
+    Opt("DEFAULT", "force_metadata", _bool, False,
+        "Serve metadata from the DHCP namespace on every network"),
+    Opt("DEFAULT", "metadata_proxy_socket", _str, "/var/lib/neutron/metadata_proxy",
+        "The metadata agent's unix socket"),
+    Opt("DEFAULT", "num_sync_threads", _int, 4, "Networks the DHCP agent converges at once"),
+    Opt("DEFAULT", "interface_driver", _str, "openvswitch", "Accepted (always Open vSwitch)"),
+    Opt("DEFAULT", "dhcp_driver", _str, "", "Accepted (always dnsmasq)"),
     Opt("DEFAULT", "log_file", _str, "", "Log file (default: stderr)"),
     Opt("database", "connection", _str, "sqlite:///fermion.sqlite", "SQLAlchemy database URL"),
     Opt("oslo_middleware", "max_request_body_size", _int, 114688, "Largest request body (bytes)"),
@@ -116,6 +135,34 @@ OPTIONS: list[Opt] = [
     Opt("ml2_type_geneve", "max_header_size", _int, 30, "Geneve encapsulation header size"),
     Opt("securitygroup", "firewall_driver", _str, "openvswitch", "Accepted"),
     Opt("securitygroup", "enable_security_group", _bool, True, ""),
+    # agents: [DEFAULT] host, [agent] in neutron.conf / ml2_conf.ini, [ovs] in ml2_conf.ini
+    Opt("DEFAULT", "host", _str, "", "This host's name as ports' binding:host_id names it "
+        "(agents; --host overrides)"),
+    Opt("agent", "report_interval", _float, 30.0, "Seconds between agent state reports"),
+    Opt("agent", "polling_interval", _float, 2.0,
+        "L2 agent: longest wait on the change feed before a local pass"),
+    Opt("agent", "tunnel_types", _list, [], "L2 agent: tunnel types (vxlan, gre, geneve)"),
+    Opt("agent", "l2_population", _bool, False,
+        "L2 agent: unicast and flooding entries from the model instead of learning"),
+    Opt("agent", "arp_responder", _bool, False,
+        "L2 agent: answer ARP for remote ports in br-tun (with l2_population)"),
+    Opt("ovs", "integration_bridge", _str, "br-int", "Integration bridge (only br-int)"),
+    Opt("ovs", "tunnel_bridge", _str, "br-tun", "Tunnel bridge (only br-tun)"),
+    Opt("ovs", "local_ip", _str, "", "This host's tunnel endpoint address"),
+    Opt("ovs", "bridge_mappings", _list, [], "physnet:bridge pairs"),
+    Opt("ovs", "datapath_type", _str, "", "system or netdev (default: detected)"),
+    Opt("ovs", "ovsdb_connection", _str, "unix:/var/run/openvswitch/db.sock",
+        "OVSDB socket (unix:PATH; the OVS run directory is PATH's directory)"),
+    # l3_agent.ini [DEFAULT] (state_path and metadata_proxy_socket above are shared with it)
+    Opt("DEFAULT", "enable_metadata_proxy", _bool, True,
+        "L3 agent: redirect 169.254.169.254:80 to an haproxy in each router namespace"),
+    Opt("DEFAULT", "metadata_port", _int, 9697, "L3 agent: port of the routers' metadata proxy"),
+    Opt("DEFAULT", "handle_internal_only_routers", _bool, True,
+        "L3 agent: also realise routers without an external gateway"),
+    Opt("DEFAULT", "send_arp_for_ha", _int, 3,
+        "L3 agent: gratuitous ARPs sent for a new gateway or floating IP address (0: none)"),
+    Opt("DEFAULT", "periodic_interval", _float, 40.0,
+        "L3 agent: seconds between full passes when nothing changes"),
 ]
 
 # Sections taken as free-form key/value strings (handed to a library as they are).
@@ -144,8 +191,10 @@ class Config:
         self._values[(section, name)] = value
 
 
-def load(files: Iterable[str] = ()) -> Config:
-    """Read the INI files in order (later files win), validate, and return a Config."""
+def load(files: Iterable[str] = (), *, server: bool = True) -> Config:
+    """Read the INI files in order (later files win), validate, and return a Config.
+
+    ``server=False`` (agents) skips the checks that need the server's plugin modules."""
     values: dict[tuple[str, str], Any] = {}
     free: dict[str, dict[str, str]] = {}
     known_sections = {opt.section for opt in OPTIONS}
@@ -179,7 +228,8 @@ def load(files: Iterable[str] = ()) -> Config:
                         f"{path}: [{section}] {name} = {raw!r} is invalid: {exc}"
                     ) from exc
     conf = Config(values, free)
-    _check(conf)
+    if server:
+        _check(conf)
     return conf
 
 

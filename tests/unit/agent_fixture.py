@@ -38,7 +38,7 @@ def _net(nid, ntype, physnet, sid):
 def _port(pid, net, mac, ips, host="compute1", **kw):
     return {"id": pid, "network_id": net, "mac_address": mac,
             "fixed_ips": [{"subnet_id": "s", "ip_address": ip} for ip in ips],
-            "binding:host_id": host, "port_security_enabled": True,
+            "binding:host_id": host, "status": "ACTIVE", "port_security_enabled": True,
             "allowed_address_pairs": [], "security_groups": [], **kw}
 
 

@@ -297,3 +297,10 @@ def test_ip_source_spoofing_is_dropped_address_pairs_and_dhcp_discover_pass():
                 "dl_type": ETH_IP, "nw_proto": 17, "nw_src": "0.0.0.0",
                 "nw_dst": "255.255.255.255", "tp_src": 68, "tp_dst": 67}
     assert walk(flows, discover).is_output("NORMAL")
+
+
+def test_unknown_plugged_ports_are_dropped_in_table_0():
+    m = dataclasses.replace(fx.model(), dead_ofports=(41, 42))
+    drops = [f for f in br_int_flows(m) if f.table == 0 and f.get("in_port") in ("41", "42")]
+    assert len(drops) == 2 and all(f.actions == ("drop",) for f in drops)
+    assert all(f.priority > 0 and f.cookie == cookies.DEAD_PORT for f in drops)

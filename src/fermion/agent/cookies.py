@@ -74,6 +74,7 @@ def cookie(kind: Kind, owner_id: str | None = None) -> int:
 
 BASE = cookie(Kind.BASE)
 LEARNED = cookie(Kind.LEARNED)
+DEAD_PORT = cookie(Kind.PORT, "dead")  # drops for plugged ports no snapshot port claims
 
 
 def is_ours(value: int) -> bool:

@@ -90,8 +90,11 @@ def _cell(value):
 class L2Applier:
     def __init__(self, ovs: Ovs, *, host: str, bridge_mappings: Mapping[str, str] | None = None,
                  tunnel_types: Sequence[str] = (), local_ip: str | None = None,
-                 integration_bridge: str = BR_INT, tunnel_bridge: str = BR_TUN):
+                 integration_bridge: str = BR_INT, tunnel_bridge: str = BR_TUN,
+                 l2_population: bool = False, arp_responder: bool = False):
         self.ovs = ovs
+        self.l2_population = l2_population
+        self.arp_responder = arp_responder and l2_population
         self.host = host
         self.bridge_mappings = dict(bridge_mappings or {})
         self.tunnel_types = tuple(tunnel_types)
@@ -235,7 +238,10 @@ class L2Applier:
             snapshot, ofports={pid: p.ofport for pid, p in wired.items()}, local_vlans=vlans,
             phys_bridges=facts["phys"], tunnel_ofports=tunnel_ofports,
             patch_tun_ofport=facts["patch_tun"], patch_int_ofport=facts["patch_int"],
-            local_ip=self.local_ip)
+            local_ip=self.local_ip, l2_population=self.l2_population,
+            arp_responder=self.arp_responder,
+            dead_ofports=[p.ofport for p in plugged.values()
+                          if p.tag == DEAD_VLAN and p.ofport > 0])
         for bridge, desired in compile_all(model).items():
             added, deleted = self.apply_flows(bridge, desired)
             result.flows_added[bridge] = added

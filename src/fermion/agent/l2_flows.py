@@ -14,7 +14,8 @@ Traffic for a protected port arriving tagged (from patch-tun / int-<br>): 60 (dl
 dl_dst, strip the tag) --> 81 (ARP/ND/DHCP replies pass; ct) --> 82 (SG ingress rules,
 commit) --> 92 output:ofport. Broadcast and multicast stay on NORMAL.
 
-Table 0 drops frames tagged with the reserved VID 4095 (``dl_vlan=4095``; Neutron writes
+Table 0 drops everything from a plugged port the model does not know (it is also tagged with
+the dead VLAN 4095, as Neutron's agent does), and frames tagged with the reserved VID 4095 (``dl_vlan=4095``; Neutron writes
 ``vlan_tci=0x0fff/0x1fff``, which with the CFI bit clear never matches a tagged frame).
 
 Without port security the port skips 24/25 and its own firewall: 0 --> 60 (reg5/reg6) --> 73
@@ -65,6 +66,8 @@ def br_int_flows(model: HostModel) -> list[Flow]:
     flows = _br_int_base()
     for phys in model.phys_bridges:
         flows.append(make(BR_INT, 0, 2, {"in_port": phys.int_ofport}, ["drop"], cookies.BASE))
+    flows += [make(BR_INT, 0, 2, {"in_port": ofport}, ["drop"], cookies.DEAD_PORT)
+              for ofport in model.dead_ofports]
     for net in model.networks.values():
         flows += _br_int_network(model, net)
     for port in model.ports:

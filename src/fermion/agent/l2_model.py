@@ -54,7 +54,8 @@ class Port:
 
 @dataclass(frozen=True)
 class RemotePort:
-    """A port of a tunnelled network bound to another host (l2population)."""
+    """An ACTIVE port of one of this host's networks bound to another host (l2population:
+    br-tun unicast and ARP responder entries, and which peers a network floods to)."""
 
     id: str
     network_id: str
@@ -106,6 +107,7 @@ class HostModel:
     arp_responder: bool = False
     sg_rules: Mapping[str, tuple[SGRule, ...]] = field(default_factory=dict)
     sg_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dead_ofports: tuple[int, ...] = ()  # plugged ports the model does not know: dropped
 
     def bridge_for(self, physnet: str | None) -> PhysBridge | None:
         for b in self.phys_bridges:
@@ -118,7 +120,7 @@ class HostModel:
                       local_vlans: Mapping[str, int], phys_bridges: Iterable[PhysBridge] = (),
                       tunnel_ofports: Mapping[str, int] = (), patch_tun_ofport=None,
                       patch_int_ofport=None, local_ip=None, l2_population=False,
-                      arp_responder=False) -> HostModel:
+                      arp_responder=False, dead_ofports: Iterable[int] = ()) -> HostModel:
         """Build the model; ``ofports`` maps port id -> ofport of the plugged ports.
 
         Only ports present in ``ofports`` (plugged on this host) are wired; networks without
@@ -149,13 +151,16 @@ class HostModel:
                                   tuple(p.get("security_groups") or ())))
         peers_by_host = {e["host"]: e["tunneling_ip"]
                          for e in snapshot.get("tunnel_endpoints", []) if e.get("tunneling_ip")}
-        for p in snapshot.get("ports", []):
+        seen = set()
+        for p in [*snapshot.get("remote_ports", []), *snapshot.get("ports", [])]:
             bound = p.get("binding:host_id")
-            if bound and bound != host and bound in peers_by_host \
-                    and p["network_id"] in networks:
-                ips = tuple(ip["ip_address"] for ip in p.get("fixed_ips", []))
-                remote.append(RemotePort(p["id"], p["network_id"], p["mac_address"].lower(),
-                                         ips, peers_by_host[bound]))
+            if p["id"] in seen or not bound or bound == host or bound not in peers_by_host \
+                    or p["network_id"] not in networks or p.get("status") != "ACTIVE":
+                continue
+            seen.add(p["id"])
+            ips = tuple(ip["ip_address"] for ip in p.get("fixed_ips", []))
+            remote.append(RemotePort(p["id"], p["network_id"], p["mac_address"].lower(),
+                                     ips, peers_by_host[bound]))
         peers = tuple(TunnelPeer(e["tunneling_ip"], tunnel_ofports[e["tunneling_ip"]], e["host"],
                                  (e.get("tunnel_types") or ["vxlan"])[0])
                       for e in snapshot.get("tunnel_endpoints", [])
@@ -166,7 +171,7 @@ class HostModel:
                       for g, ips in (snapshot.get("security_group_members") or {}).items()}
         return cls(host, networks, tuple(ports), tuple(phys_bridges), peers, tuple(remote),
                    patch_tun_ofport, patch_int_ofport, local_ip, l2_population, arp_responder,
-                   sg_rules, sg_members)
+                   sg_rules, sg_members, tuple(sorted(dead_ofports)))
 
 
 def _rule(r: Mapping) -> SGRule:

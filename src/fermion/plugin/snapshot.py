@@ -15,7 +15,10 @@ feed from R. Objects appear once each, as the API shows them to an admin:
 - ``routers`` its L3 agent hosts, each with ``_interfaces`` (its port ids, gateway port
   excluded), ``gw_port_id`` and ``_floatingips`` (ids into ``floatingips``);
 - ``agents`` of the host, and ``tunnel_endpoints``: every agent that reports a
-  ``tunneling_ip`` (host, IP, tunnel types, alive), for the VXLAN peers.
+  ``tunneling_ip`` (host, IP, tunnel types, alive), for the VXLAN peers;
+- ``remote_ports``: for l2population, the ports of the host's networks that are bound to
+  other hosts, in short form (id, network_id, mac_address, fixed_ips, binding:host_id,
+  status) — enough for br-tun unicast and ARP responder entries.
 """
 
 from __future__ import annotations
@@ -101,7 +104,19 @@ def host_snapshot(plugin, conn: Connection, host: str) -> dict:
         "routers": routers,
         "floatingips": _views(plugin, conn, "floatingips", fip_rows, _fip_views),
         "tunnel_endpoints": _tunnel_endpoints(plugin, conn),
+        "remote_ports": _remote_ports(conn, host, {row.network_id for row in port_rows.values()
+                                                   if row.binding_host_id == host}),
     }
+
+
+def _remote_ports(conn: Connection, host: str, network_ids: set[str]) -> list[dict]:
+    rows = [row for row in _rows(conn, P, P.c.network_id, network_ids)
+            if row.binding_host_id and row.binding_host_id != host]
+    ips = ip_allocation.of_ports(conn, [row.id for row in rows]) if rows else {}
+    return [{"id": row.id, "network_id": row.network_id, "mac_address": row.mac_address,
+             "fixed_ips": ips.get(row.id, []),
+             "binding:host_id": row.binding_host_id, "status": row.status}
+            for row in sorted(rows, key=lambda r: r.id)]
 
 
 def _network_views(plugin, conn: Connection, rows: list) -> list[dict]:
