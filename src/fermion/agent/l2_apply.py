@@ -215,8 +215,9 @@ class L2Applier:
 
         # tags (and the network they stand for) on the OVS ports, in one OVSDB transaction
         sets: list[str] = []
+        port_id_of = {p.name: pid for pid, p in wired.items()}
         for port in plugged.values():
-            pid = next((i for i, p in wired.items() if p is port), None)
+            pid = port_id_of.get(port.name)
             if pid is not None:
                 net = by_id[pid]["network_id"]
                 tag, net_uuid = vlans[net], net

@@ -1,0 +1,139 @@
+"""The loop every Fermion agent runs: level-triggered, driven by the server's change feed.
+
+An agent is a reconciler (docs/change-feed.md): report state (heartbeat), take the host's
+snapshot, converge the host to it, then wait for a reason to pass again:
+
+- the change feed, long-polled by a watcher thread: any change (or a 410 resync) marks the
+  snapshot stale, so the next pass takes a new one first;
+- a local event an agent may signal through :attr:`ReconcilingAgent.wake` (the L2 agent's
+  OVSDB monitor, a crashed child process…): a pass against the last snapshot;
+- a timer (``poll_interval``), in case either of the above is missed.
+
+Subclasses say who they are (``agent_type``, ``binary``, :meth:`configurations`) and what a
+pass does (:meth:`converge`); everything about when to pass lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from fermion.agent.server_client import ResyncRequired, ServerClient
+from fermion.linux.cmd import CommandError
+
+LOG = logging.getLogger(__name__)
+
+FEED_WAIT = 30  # seconds a change-feed long poll may wait
+MAX_BACKOFF = 30.0
+# what a failed pass may raise without stopping the agent: the server or the system is
+# unavailable for a moment; the next pass starts from a new snapshot
+TRANSIENT = (httpx.HTTPError, OSError, CommandError)
+
+
+class ReconcilingAgent:
+    agent_type = "?"
+    binary = "fermion-agent"
+
+    def __init__(self, host: str, client: ServerClient, *, report_interval: float = 30.0,
+                 poll_interval: float = 2.0):
+        self.host = host
+        self.client = client
+        self.report_interval = report_interval
+        self.poll_interval = poll_interval
+        self.snapshot: dict | None = None
+        self.revision = 0
+        self.passes = 0
+        self._started = True
+        self._last_report = 0.0
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()  # something may differ: pass again
+        self.dirty = threading.Event()  # the server's model changed: snapshot first
+        self._watcher: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- what subclasses say
+    def configurations(self) -> dict:
+        return {}
+
+    def converge(self) -> Any:
+        """One pass against ``self.snapshot``; returns a summary (printed by ``--once``)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- server side
+    def report_state(self) -> None:
+        self.client.report_state({
+            "agent_type": self.agent_type, "host": self.host, "binary": self.binary,
+            "topic": "N/A", "start_flag": self._started,
+            "configurations": self.configurations()})
+        self._started = False
+        self._last_report = time.monotonic()
+
+    def resync(self) -> None:
+        self.dirty.clear()  # changes arriving from now on ask for another snapshot
+        self.snapshot = self.client.snapshot(self.host)
+        self.revision = max(self.revision, int(self.snapshot["revision"]))
+
+    def run_once(self) -> Any:
+        """Heartbeat, snapshot, converge: one full pass (``--once``)."""
+        self.report_state()
+        self.resync()
+        return self.converge()
+
+    # ---------------------------------------------------------------- the loop
+    def run(self) -> None:
+        """Pass, then wait for the feed, a wake-up or the timer; until :meth:`stop`."""
+        backoff = 1.0
+        self.dirty.set()
+        while not self.stop_event.is_set():
+            try:
+                if time.monotonic() - self._last_report >= self.report_interval:
+                    self.report_state()
+                if self.dirty.is_set() or self.snapshot is None:
+                    self.resync()
+                self.converge()
+                backoff = 1.0
+            except TRANSIENT as exc:
+                LOG.warning("pass failed (%s); full resync in %.0fs", exc, backoff)
+                self.dirty.set()
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="change-feed",
+                                                 daemon=True)
+                self._watcher.start()
+            until_report = self.report_interval - (time.monotonic() - self._last_report)
+            self.wake.wait(max(0.0, min(self.poll_interval, until_report)))
+            self.wake.clear()
+
+    def _watch(self) -> None:
+        """Long-poll the change feed from the newest revision seen; flag changes."""
+        backoff = 1.0
+        while not self.stop_event.is_set():
+            try:
+                feed = self.client.changes(self.revision, timeout=FEED_WAIT)
+                backoff = 1.0
+            except ResyncRequired as exc:
+                LOG.info("change feed asks for a resync")
+                self.revision = max(self.revision, exc.revision or 0)
+                self._flag()
+                continue
+            except (httpx.HTTPError, OSError) as exc:
+                LOG.warning("change feed: %s; again in %.0fs", exc, backoff)
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            self.revision = max(self.revision, feed.revision)
+            if feed.changes:
+                self._flag()
+
+    def _flag(self) -> None:
+        self.dirty.set()
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
