@@ -17,10 +17,11 @@ STAMP="$VENV/.installed-stamp"
 
 # Data plane (OVS, dnsmasq, haproxy, iptables, iproute2, ethtool, conntrack), instance
 # tooling (busybox udhcpc, dhclient), debugging (tcpdump), the optional PostgreSQL backend
-# (also used by the tests), and basics the scripts and tests call.
+# (also used by the tests), basics the scripts and tests call, and iperf3 (`make bench`).
 PACKAGES=(
   openvswitch-switch dnsmasq-base haproxy iptables iproute2 busybox ethtool conntrack
-  tcpdump isc-dhcp-client postgresql curl procps
+  tcpdump isc-dhcp-client postgresql curl procps iperf3
+  iputils-arping  # the L3 agent's gratuitous ARP for new gateway/floating IP addresses
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

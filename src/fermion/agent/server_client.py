@@ -85,3 +85,23 @@ class ServerClient:
         body = self._check(self.http.post("/v2.0/fermion/ports/status",
                                           json={"host": host, "ports": ports}))
         return body.get("ports", [])
+
+    # -- ports (the DHCP agent manages its own network:dhcp ports through the public API) --
+
+    def list_ports(self, **filters: str) -> list[dict]:
+        return self._check(self.http.get("/v2.0/ports", params=filters))["ports"]
+
+    def create_port(self, port: Mapping) -> dict:
+        return self._check(self.http.post("/v2.0/ports", json={"port": dict(port)}))["port"]
+
+    def update_port(self, port_id: str, changes: Mapping) -> dict:
+        body = {"port": dict(changes)}
+        return self._check(self.http.put(f"/v2.0/ports/{port_id}", json=body))["port"]
+
+    def delete_port(self, port_id: str) -> bool:
+        """Delete a port; False if it was already gone."""
+        resp = self.http.delete(f"/v2.0/ports/{port_id}")
+        if resp.status_code == 404:
+            return False
+        self._check(resp)
+        return True

@@ -1,0 +1,36 @@
+"""Connection tracking entries of a namespace (the ``conntrack`` tool).
+
+Used when a floating IP goes away: NAT rules only apply to a connection's first packet, so
+without deleting its entries an established connection through the old floating IP would
+keep flowing. ``conntrack -D`` exits 1 when nothing matched; that is not an error here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fermion.linux.cmd import CommandError, run
+
+
+def _delete(netns: str | None, *match: str) -> int:
+    proc = run(["conntrack", "-D", *match], netns=netns, check=False)
+    if proc.returncode not in (0, 1):
+        raise CommandError(proc.args, proc.returncode, proc.stdout, proc.stderr)
+    return _count(proc.stderr)
+
+
+def _count(stderr: str) -> int:
+    # "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted."
+    match = re.search(r"(\d+) flow entr", stderr)
+    return int(match.group(1)) if match else 0
+
+
+def flush_address(netns: str | None, address: str) -> int:
+    """Delete every entry whose original destination or reply destination is `address`
+    (connections to it, and connections NATed to it); returns how many were deleted."""
+    return _delete(netns, "--orig-dst", address) + _delete(netns, "--reply-dst", address)
+
+
+def list_entries(netns: str | None) -> str:
+    """``conntrack -L`` of `netns` as text (for people and tests)."""
+    return run(["conntrack", "-L"], netns=netns, check=False).stdout
