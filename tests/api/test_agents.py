@@ -374,6 +374,53 @@ def test_port_status_reports(fermion_server, db_url):
         assert r.status_code == 403
 
 
+def test_floating_ip_status_reports(fermion_server):
+    """The L3 agent hosting a floating IP's router sets its status; other hosts cannot."""
+    server = fermion_server()
+    with server.client() as c:
+        report(c, "L3 agent", "n1")
+        report(c, "L3 agent", "n2")
+        ext = c.post("/v2.0/networks", json={"network": {
+            "name": "ext", "router:external": True}}).json()["network"]
+        r = c.post("/v2.0/subnets", json={"subnet": {
+            "network_id": ext["id"], "cidr": "172.24.4.0/24", "ip_version": 4}})
+        assert r.status_code == 201, r.text
+        inner = network(c, "inner", dhcp=False)
+        r = c.post("/v2.0/routers", json={"router": {
+            "name": "r", "external_gateway_info": {"network_id": ext["id"]}}})
+        assert r.status_code == 201, r.text
+        router_id = r.json()["router"]["id"]
+        r = c.put(f"/v2.0/routers/{router_id}/add_router_interface",
+                  json={"subnet_id": inner["subnet"]["id"]})
+        assert r.status_code == 200, r.text
+        port = c.post("/v2.0/ports", json={"port": {"network_id": inner["id"]}}).json()["port"]
+        fip = c.post("/v2.0/floatingips", json={"floatingip": {
+            "floating_network_id": ext["id"], "port_id": port["id"]}}).json()["floatingip"]
+        assert fip["status"] == "DOWN"
+        [mine] = hosting(c, f"/v2.0/routers/{router_id}/l3-agents")
+        other = "n2" if mine == "n1" else "n1"
+
+        def status(fip_id: str, value: str, host: str) -> str:
+            r = c.post("/v2.0/fermion/floatingips/status", json={
+                "host": host, "floatingips": [{"id": fip_id, "status": value}]})
+            assert r.status_code == 200, r.text
+            return r.json()["floatingips"][0]["result"]
+
+        assert status(fip["id"], "ACTIVE", other) == "wrong_host"
+        assert status(fip["id"], "ACTIVE", mine) == "updated"
+        shown = c.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]
+        assert shown["status"] == "ACTIVE"
+        assert shown["revision_number"] == fip["revision_number"] + 1
+        assert status(fip["id"], "ACTIVE", mine) == "unchanged"
+        assert status(str(uuid.uuid4()), "ACTIVE", mine) == "not_found"
+        r = c.post("/v2.0/fermion/floatingips/status", json={
+            "host": mine, "floatingips": [{"id": fip["id"], "status": "UP"}]})
+        assert r.status_code == 400, r.text
+    with server.client(project_id="p1", roles="member") as c:
+        r = c.post("/v2.0/fermion/floatingips/status", json={"host": "n1", "floatingips": []})
+        assert r.status_code == 403
+
+
 # -- host snapshot ------------------------------------------------------------------------------------
 
 def test_host_snapshot(fermion_server, db_url):

@@ -326,6 +326,8 @@ def test_snat_floating_ip_and_rules(lab_hosts, fermion_server, tmp_path):
     fip_ip = fip["floating_ip_address"]
     summary = lab.l3()
     assert summary["fips_added"] == [fip_ip], summary
+    shown = lab.api.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]
+    assert shown["status"] == "ACTIVE", shown  # reported by the agent once set up
     reach(lab.ext_exec, fip_ip)
     with Echo(vm, 8080):
         assert tcp_once(lab.ext_exec, fip_ip, 8080)
@@ -366,6 +368,8 @@ def test_snat_floating_ip_and_rules(lab_hosts, fermion_server, tmp_path):
             lab.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
             summary = lab.l3()
             assert summary["fips_removed"] == [fip_ip], summary
+            shown = lab.api.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]
+            assert shown["status"] == "DOWN", shown
             assert fip_ip not in conntrack.list_entries(qrouter)
             flag.touch()
             client.communicate(timeout=15)

@@ -23,7 +23,7 @@ from pathlib import Path
 from fermion.agent.l2_apply import ApplyResult, L2Applier
 from fermion.agent.loop import ReconcilingAgent
 from fermion.agent.server_client import ServerClient
-from fermion.linux.ovs import Ovs, detect_datapath_type
+from fermion.linux.ovs import Ovs, detect_datapath_type, rundir_of
 from fermion.linux.ovsdb_monitor import OvsdbMonitor
 
 LOG = logging.getLogger(__name__)
@@ -151,14 +151,6 @@ def parse_mappings(values: Sequence[str]) -> dict[str, str]:
                 raise ValueError(f"bad bridge mapping {item!r} (expected physnet:bridge)")
             out[physnet] = bridge
     return out
-
-
-def rundir_of(connection: str) -> str:
-    """``unix:/var/run/openvswitch/db.sock`` -> ``/var/run/openvswitch``."""
-    kind, _, path = connection.partition(":")
-    if kind != "unix" or not path:
-        raise ValueError(f"[ovs] ovsdb_connection {connection!r}: only unix:PATH is supported")
-    return str(Path(path).parent)
 
 
 def main(args) -> int:

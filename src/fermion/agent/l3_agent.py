@@ -1,10 +1,10 @@
 """``fermion agent l3 --host H``: the L3 agent's loop (legacy routers, as in the seed).
 
-Level-triggered like the L2 agent: report state (agent_type "L3 agent", so the server
-schedules routers here), take the host's snapshot, build the router models
-(:mod:`fermion.agent.l3_model`) and converge the ``qrouter-`` namespaces to them
-(:class:`~fermion.agent.l3_apply.L3Applier`). Then wait: a watcher thread long-polls the
-change feed and flags any change (a new snapshot, then a pass); a timer
+The loop is :class:`fermion.agent.loop.ReconcilingAgent`'s: report state (agent_type
+"L3 agent", so the server schedules routers here), take the host's snapshot, build the
+router models (:mod:`fermion.agent.l3_model`), converge the ``qrouter-`` namespaces to them
+(:class:`~fermion.agent.l3_apply.L3Applier`) and report floating IP status (ACTIVE once set
+up, DOWN when disassociated). Any change in the feed means a new snapshot first; the timer
 (``periodic_interval``) passes again anyway, so a namespace someone broke by hand is
 repaired. A pass over a correct host writes nothing, so a restarted agent (even after
 ``kill -9``) disturbs no traffic: namespaces, devices, addresses, rules and haproxy are
@@ -20,26 +20,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
 
 from fermion.agent.l3_apply import L3Applier, L3Result
 from fermion.agent.l3_model import routers_from_snapshot
-from fermion.agent.server_client import ResyncRequired, ServerClient
-from fermion.linux.cmd import CommandError
+from fermion.agent.loop import ReconcilingAgent
+from fermion.agent.server_client import ServerClient
 from fermion.linux.iptables import Iptables, detect_backend
-from fermion.linux.ovs import Ovs, detect_datapath_type
+from fermion.linux.ovs import Ovs, detect_datapath_type, rundir_of
 
 LOG = logging.getLogger(__name__)
 
 AGENT_TYPE = "L3 agent"
 BINARY = "neutron-l3-agent"
-TOPIC = "l3_agent"
-FEED_WAIT = 30
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,7 @@ class L3Options:
 
         return cls(
             host=args.host,
-            ovs_rundir=args.ovs_rundir or _rundir_of(conf.get("ovs", "ovsdb_connection")),
+            ovs_rundir=args.ovs_rundir or rundir_of(conf.get("ovs", "ovsdb_connection")),
             ovs_netns=args.ovs_netns,
             datapath_type=pick(args.datapath_type, "ovs", "datapath_type")
             or detect_datapath_type(),
@@ -88,28 +81,16 @@ class L3Options:
             periodic_interval=pick(args.periodic_interval, "DEFAULT", "periodic_interval"))
 
 
-def _rundir_of(connection: str) -> str:
-    kind, _, path = connection.partition(":")
-    if kind != "unix" or not path:
-        raise ValueError(f"[ovs] ovsdb_connection {connection!r}: only unix:PATH is supported")
-    return str(Path(path).parent)
+class L3Agent(ReconcilingAgent):
+    agent_type = AGENT_TYPE
+    binary = BINARY
 
-
-class L3Agent:
     def __init__(self, opts: L3Options, client: ServerClient, applier: L3Applier):
+        super().__init__(opts.host, client, report_interval=opts.report_interval,
+                         poll_interval=opts.periodic_interval)
         self.opts = opts
-        self.host = opts.host
-        self.client = client
         self.applier = applier
-        self.snapshot: dict | None = None
-        self.revision = 0
-        self.passes = 0
-        self._started = True
-        self._last_report = 0.0
-        self.stop_event = threading.Event()
-        self.wake = threading.Event()
-        self.dirty = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self.fip_reported: dict[str, str] = {}  # floating IP id -> status we last reported
 
     def configurations(self) -> dict:
         return {"agent_mode": "legacy", "interface_driver": "openvswitch",
@@ -117,18 +98,6 @@ class L3Agent:
                 "enable_metadata_proxy": self.opts.enable_metadata_proxy,
                 "iptables_backend": self.opts.iptables_backend,
                 "routers": len((self.snapshot or {}).get("routers", []))}
-
-    def report_state(self) -> None:
-        self.client.report_state({
-            "agent_type": AGENT_TYPE, "host": self.host, "binary": BINARY, "topic": TOPIC,
-            "start_flag": self._started, "configurations": self.configurations()})
-        self._started = False
-        self._last_report = time.monotonic()
-
-    def resync(self) -> None:
-        self.dirty.clear()
-        self.snapshot = self.client.snapshot(self.host)
-        self.revision = max(self.revision, int(self.snapshot["revision"]))
 
     def converge(self) -> L3Result:
         assert self.snapshot is not None
@@ -142,71 +111,31 @@ class L3Agent:
             LOG.info("pass %d at revision %d: %d routers, %d removed, changed: %s",
                      self.passes, self.revision, len(routers), len(result.removed),
                      result.changed)
+        self.report_floatingips(routers)
         return result
 
-    def run_once(self) -> L3Result:
-        """Heartbeat, snapshot, converge (``--once``)."""
-        self.report_state()
-        self.resync()
-        return self.converge()
-
-    def run(self) -> None:
-        backoff = 1.0
-        self.dirty.set()
-        last_pass = 0.0
-        while not self.stop_event.is_set():
-            try:
-                if time.monotonic() - self._last_report >= self.opts.report_interval:
-                    self.report_state()
-                periodic = time.monotonic() - last_pass >= self.opts.periodic_interval
-                if self.dirty.is_set() or self.snapshot is None or periodic:
-                    if self.dirty.is_set() or self.snapshot is None:
-                        self.resync()
-                    self.converge()
-                    last_pass = time.monotonic()
-                backoff = 1.0
-            except (httpx.HTTPError, OSError, CommandError) as exc:
-                LOG.warning("pass failed (%s); full resync in %.0fs", exc, backoff)
-                self.dirty.set()
-                self.stop_event.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+    def report_floatingips(self, routers) -> None:
+        """ACTIVE for every floating IP a router here has set up; DOWN for one we reported
+        ACTIVE that is no longer set up here (the server itself marks a floating IP DOWN
+        when its association changes). Only what differs from the server's view is sent."""
+        configured = {f.id for r in routers for f in r.floating_ips}
+        known = {f["id"]: f.get("status") for f in self.snapshot.get("floatingips", [])}
+        statuses = [(fid, "ACTIVE") for fid in sorted(configured)
+                    if self.fip_reported.get(fid, known.get(fid)) != "ACTIVE"]
+        statuses += [(fid, "DOWN") for fid, status in sorted(self.fip_reported.items())
+                     if status == "ACTIVE" and fid not in configured]
+        if not statuses:
+            return
+        answer = self.client.report_floatingips(self.host, statuses)
+        sent = dict(statuses)
+        for entry in answer:
+            if entry.get("id") not in sent:
                 continue
-            if self._watcher is None:
-                self._watcher = threading.Thread(target=self._watch, name="change-feed",
-                                                 daemon=True)
-                self._watcher.start()
-            now = time.monotonic()
-            wait = min(self.opts.report_interval - (now - self._last_report),
-                       self.opts.periodic_interval - (now - last_pass))
-            self.wake.wait(max(0.0, wait))
-            self.wake.clear()
-
-    def _watch(self) -> None:
-        backoff = 1.0
-        while not self.stop_event.is_set():
-            try:
-                feed = self.client.changes(self.revision, timeout=FEED_WAIT)
-                backoff = 1.0
-            except ResyncRequired as exc:
-                self.revision = max(self.revision, exc.revision or 0)
-                self._flag()
-                continue
-            except (httpx.HTTPError, OSError) as exc:
-                LOG.warning("change feed: %s; again in %.0fs", exc, backoff)
-                self.stop_event.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            self.revision = max(self.revision, feed.revision)
-            if feed.changes:
-                self._flag()
-
-    def _flag(self) -> None:
-        self.dirty.set()
-        self.wake.set()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.wake.set()
+            if entry.get("result") in ("updated", "unchanged"):
+                self.fip_reported[entry["id"]] = sent[entry["id"]]
+            elif entry.get("result") in ("not_found", "wrong_host"):
+                self.fip_reported.pop(entry["id"], None)
+        LOG.info("reported floating IP status: %s", statuses)
 
 
 def build(args) -> tuple[L3Agent, ServerClient]:

@@ -86,6 +86,14 @@ class ServerClient:
                                           json={"host": host, "ports": ports}))
         return body.get("ports", [])
 
+    def report_floatingips(self, host: str, statuses: Iterable[tuple[str, str]]) -> list[dict]:
+        fips = [{"id": fid, "status": status} for fid, status in statuses]
+        if not fips:
+            return []
+        body = self._check(self.http.post("/v2.0/fermion/floatingips/status",
+                                          json={"host": host, "floatingips": fips}))
+        return body.get("floatingips", [])
+
     # -- ports (the DHCP agent manages its own network:dhcp ports through the public API) --
 
     def list_ports(self, **filters: str) -> list[dict]:

@@ -6,6 +6,7 @@ docs/change-feed.md:
   GET  /v2.0/fermion/changes?since=R&timeout=S&limit=N   changes after R (long-poll)
   GET  /v2.0/fermion/snapshot?host=H                     what concerns host H, at revision R
   POST /v2.0/fermion/ports/status                        {"host": H, "ports": [{id, status}]}
+  POST /v2.0/fermion/floatingips/status         {"host": H, "floatingips": [{id, status}]}
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fermion.api import request as req
 from fermion.api.context import Context
 from fermion.api.http import identify, in_thread, json_response, read_body
 from fermion.api.routes import ERRORS
-from fermion.plugin import port_status
+from fermion.plugin import fip_status, port_status
 from fermion.plugin.feed import DEFAULT_LIMIT, DEFAULT_TIMEOUT, MAX_LIMIT, MAX_TIMEOUT
 from fermion.plugin.snapshot import host_snapshot
 
@@ -105,6 +106,15 @@ def add_feed_routes(app: FastAPI) -> None:
                                   lambda conn: port_status.report(plugin, conn, host, reports))
         return json_response({"ports": results})
 
+    async def floatingips_status(request: Request) -> Response:
+        ctx = await identify(request)
+        require_admin(ctx, "update_fermion_floatingip_status")
+        host, reports = fip_status.parse(req.load_json(await read_body(request)))
+        plugin = request.app.state.plugin
+        results = await in_thread(plugin.db.write,
+                                  lambda conn: fip_status.report(plugin, conn, host, reports))
+        return json_response({"floatingips": results})
+
     def q(name: str, schema: dict, description: str) -> dict:
         return {"name": name, "in": "query", "required": False, "schema": schema,
                 "description": description}
@@ -121,16 +131,21 @@ def add_feed_routes(app: FastAPI) -> None:
                       description="Everything the agents of `host` need, at one revision.",
                       openapi_extra={"responses": ERRORS, "parameters": [
                           {**q("host", {"type": "string"}, "host name"), "required": True}]})
-    app.add_api_route(f"{BASE}/ports/status", ports_status, methods=["POST"],
-                      name="Report port status",
-                      description="An agent reports ports it wired (ACTIVE) or lost (DOWN).",
-                      openapi_extra={"responses": ERRORS, "requestBody": {
-                          "required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "required": ["host", "ports"], "properties": {
-                                  "host": {"type": "string"},
-                                  "ports": {"type": "array", "items": {
-                                      "type": "object", "required": ["id", "status"],
-                                      "properties": {
-                                          "id": {"type": "string"},
-                                          "status": {"type": "string",
-                                                     "enum": list(port_status.STATUSES)}}}}}}}}}})
+    for path, endpoint, key, statuses, what in (
+            ("ports/status", ports_status, "ports", port_status.STATUSES,
+             "An agent reports ports it wired (ACTIVE) or lost (DOWN)."),
+            ("floatingips/status", floatingips_status, "floatingips", fip_status.STATUSES,
+             "The L3 agent reports floating IPs it configured (ACTIVE), removed (DOWN) or "
+             "failed on (ERROR).")):
+        app.add_api_route(f"{BASE}/{path}", endpoint, methods=["POST"],
+                          name=f"Report {key} status", description=what,
+                          openapi_extra={"responses": ERRORS, "requestBody": {
+                              "required": True, "content": {"application/json": {"schema": {
+                                  "type": "object", "required": ["host", key], "properties": {
+                                      "host": {"type": "string"},
+                                      key: {"type": "array", "items": {
+                                          "type": "object", "required": ["id", "status"],
+                                          "properties": {
+                                              "id": {"type": "string"},
+                                              "status": {"type": "string",
+                                                         "enum": list(statuses)}}}}}}}}}})

@@ -39,6 +39,14 @@ SCHEMA = Path(os.environ.get("FERMION_OVS_SCHEMA", "/usr/share/openvswitch/vswit
 BINARIES = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ovs-appctl")
 
 
+def rundir_of(connection: str) -> str:
+    """``unix:/var/run/openvswitch/db.sock`` -> ``/var/run/openvswitch``."""
+    kind, _, path = connection.partition(":")
+    if kind != "unix" or not path:
+        raise ValueError(f"[ovs] ovsdb_connection {connection!r}: only unix:PATH is supported")
+    return str(Path(path).parent)
+
+
 def detect_datapath_type() -> str:
     """`system` if the openvswitch kernel module is loaded, else `netdev` (userspace).
 

@@ -125,6 +125,9 @@ class FloatingIPs(Resource):
                 current_port=row.fixed_port_id)
             values.update(fixed_port_id=fixed_port, fixed_ip_address=fixed_ip,
                           router_id=router_id)
+            if (fixed_port, fixed_ip, router_id) != (row.fixed_port_id, row.fixed_ip_address,
+                                                     row.router_id):
+                values["status"] = "DOWN"  # ACTIVE again once the L3 agent has set it up
         self.update_row(conn, row, values)
 
     def apply_delete(self, conn: Connection, ctx: Context, row: Any) -> None:
@@ -190,7 +193,7 @@ class FloatingIPs(Resource):
             F.c.fixed_port_id == bindparam("port_id")))
         for row in conn.execute(stmt, {"port_id": port_id}).all():
             self.update_row(conn, row, {"fixed_port_id": None, "fixed_ip_address": None,
-                                        "router_id": None})
+                                        "router_id": None, "status": "DOWN"})
 
     def check_port_ips(self, conn: Connection, port_id: str, fixed_ips: list[dict]) -> None:
         """A port's fixed IP that has a floating IP cannot be changed away."""

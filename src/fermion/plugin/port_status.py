@@ -27,23 +27,25 @@ N = models.networks
 STATUSES = ("ACTIVE", "DOWN")
 
 
-def parse(body: Any) -> tuple[str, list[dict]]:
+def parse(body: Any, *, key: str = "ports",
+          statuses: tuple[str, ...] = STATUSES) -> tuple[str, list[dict]]:
+    """``{"host": H, key: [{"id", "status"}, ...]}`` -> (host, reports); 400 otherwise."""
     if not isinstance(body, dict):
         raise bad("Body contains invalid data")
     host = body.get("host")
     if not isinstance(host, str) or not host or len(host) > 255:
         raise bad("Invalid input for host. Reason: a non-empty string of at most 255 "
                   "characters is required.")
-    reports = body.get("ports")
+    reports = body.get(key)
     if not isinstance(reports, list):
-        raise bad("Unable to find 'ports' (a list) in request body")
+        raise bad(f"Unable to find '{key}' (a list) in request body")
     out = []
     for report in reports:
         if not isinstance(report, dict) or not isinstance(report.get("id"), str):
-            raise bad("Invalid input for ports. Reason: each entry needs an 'id'.")
-        if report.get("status") not in STATUSES:
+            raise bad(f"Invalid input for {key}. Reason: each entry needs an 'id'.")
+        if report.get("status") not in statuses:
             raise bad(f"Invalid input for status. Reason: '{report.get('status')}' is not "
-                      f"in {list(STATUSES)}.")
+                      f"in {list(statuses)}.")
         out.append({"id": report["id"], "status": report["status"]})
     return host, out
 
