@@ -386,6 +386,41 @@ def test_snat_floating_ip_and_rules(lab_hosts, fermion_server, tmp_path):
     reach(vm.exec, EXT_GW)  # SNAT still works
 
 
+def test_moved_floating_ip_leaves_no_connection_to_its_old_instance(lab_hosts, fermion_server,
+                                                                    tmp_path):
+    """A floating IP moved from vm1 to vm2: an established connection to vm1 through it
+    carries no further packet (its conntrack entry is gone), new ones reach vm2."""
+    lab = make_lab(lab_hosts, fermion_server)
+    net_id, subnet = lab.tenant_network("private", "10.0.0.0/24")
+    vm1, port1 = lab.instance("vm1", net_id)
+    vm2, port2 = lab.instance("vm2", net_id)
+    lab.router("r1", subnet)
+    fip = lab.floating_ip(port1["id"])
+    fip_ip = fip["floating_ip_address"]
+    lab.converge()
+    reach(lab.ext_exec, fip_ip, settle=15)
+    flag = tmp_path / "send-after"
+    with Echo(vm1, 8081) as old, Echo(vm2, 8082):
+        client = lab.ext_popen([sys.executable, "-c", CLIENT, fip_ip, "8081", "hold",
+                                str(flag)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            assert client.stdout.readline().strip() == "CONNECTED", client.stderr.read()
+            lab.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": port2["id"]}})
+            summary = lab.l3()
+            assert summary["iptables_changed"], summary
+            assert vm1.ip not in conntrack.list_entries(lab.ns_of(lab.routers[0]))
+            flag.touch()
+            client.communicate(timeout=15)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+        assert tcp_once(lab.ext_exec, fip_ip, 8082), "the moved floating IP does not lead to vm2"
+        received = old.stop()
+    assert "before" in received and "after" not in received, received
+
+
 def test_two_routers_with_overlapping_subnets_and_metadata(lab_hosts, fermion_server):
     """Acceptance 6 and 4: 10.0.0.0/24 behind two routers; each instance (both have the same
     address) reaches the outside through its own router's gateway address, is reached

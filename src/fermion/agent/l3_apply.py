@@ -150,6 +150,9 @@ class L3Applier:
             router, metadata_port=self.metadata_port))
         res.iptables_changed = [f"{t}:{c}" for t, c in plan.rewritten + plan.jumps_fixed
                                 + plan.removed]
+        if plan.rewritten:  # a floating IP may now lead elsewhere: old connections go
+            for fip in router.floating_ips:
+                conntrack.flush_stale_dnat(netns, fip.floating_ip, fip.fixed_ip)
 
         gw = router.gateway
         if gw is not None:

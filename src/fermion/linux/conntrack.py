@@ -31,6 +31,19 @@ def flush_address(netns: str | None, address: str) -> int:
     return _delete(netns, "--orig-dst", address) + _delete(netns, "--reply-dst", address)
 
 
+def flush_stale_dnat(netns: str | None, address: str, target: str) -> int:
+    """Delete the entries of connections to `address` that were NATed to another address than
+    `target` (a floating IP moved to another fixed IP); returns how many were deleted."""
+    out = run(["conntrack", "-L", "--orig-dst", address], netns=netns, check=False).stdout
+    stale = set()
+    for line in out.splitlines():
+        sources = re.findall(r"\bsrc=(\S+)", line)
+        if len(sources) >= 2 and sources[1] != target:  # the reply comes from the NAT target
+            stale.add(sources[1])
+    return sum(_delete(netns, "--orig-dst", address, "--reply-src", old)
+               for old in sorted(stale))
+
+
 def list_entries(netns: str | None) -> str:
     """``conntrack -L`` of `netns` as text (for people and tests)."""
     return run(["conntrack", "-L"], netns=netns, check=False).stdout
