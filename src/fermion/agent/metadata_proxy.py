@@ -88,7 +88,8 @@ def config_path(cfg: ProxyConfig) -> Path:
 
 
 def proxy_daemon(cfg: ProxyConfig, netns: str | None) -> Daemon:
-    return Daemon(["haproxy", "-f", str(config_path(cfg))], pidfile=cfg.pidfile, netns=netns)
+    path = str(config_path(cfg))  # haproxy's argv names its config, not its pid file
+    return Daemon(["haproxy", "-f", path], pidfile=cfg.pidfile, netns=netns, identity=path)
 
 
 def ensure_proxy(cfg: ProxyConfig, netns: str | None) -> tuple[int, str]:
@@ -105,8 +106,9 @@ def ensure_proxy(cfg: ProxyConfig, netns: str | None) -> tuple[int, str]:
 
 
 def stop_proxy(pidfile: str, netns: str | None = None) -> bool:
-    cfg_path = Path(pidfile).with_suffix(".cfg")
-    return Daemon(["haproxy", "-f", str(cfg_path)], pidfile=pidfile, netns=netns).stop()
+    cfg_path = str(Path(pidfile).with_suffix(".cfg"))
+    return Daemon(["haproxy", "-f", cfg_path], pidfile=pidfile, netns=netns,
+                  identity=cfg_path).stop()
 
 
 def _replace_if_different(path: Path, text: str) -> bool:

@@ -52,11 +52,15 @@ class Daemon:
     """One self-daemonizing process: `argv` run in `netns`, known by `pidfile`."""
 
     def __init__(self, argv: Sequence[str], *, pidfile: str | os.PathLike,
-                 netns: str | None = None, start_timeout: float = 10.0):
+                 netns: str | None = None, start_timeout: float = 10.0,
+                 identity: str | None = None):
         self.argv = list(argv)
         self.pidfile = Path(pidfile)
         self.netns = netns
         self.start_timeout = start_timeout
+        # an argument only our daemon has, whatever its other arguments: the pid file path
+        # (dnsmasq --pid-file=…) or, when the pid file is named in a config, that config
+        self.identity = identity or str(self.pidfile)
 
     def __repr__(self) -> str:
         return f"Daemon({self.argv[0]!r}, pidfile={str(self.pidfile)!r}, netns={self.netns!r})"
@@ -73,14 +77,15 @@ class Daemon:
         return pid if actual is not None and (argv is None or actual == list(argv)) else None
 
     def running_pid(self) -> int | None:
-        """The pid in `pidfile` if it is alive and runs the same program and pid file,
-        whatever its other arguments (an older configuration we may have to replace)."""
+        """The pid in `pidfile` if it is alive and runs the same program with our
+        `identity` argument, whatever its other arguments (an older configuration we may
+        have to replace)."""
         pid = read_pidfile(self.pidfile)
         if pid is None or not pid_alive(pid):
             return None
         actual = argv_of(pid) or []
         same_program = actual[:1] == self.argv[:1]
-        return pid if same_program and any(str(self.pidfile) in a for a in actual) else None
+        return pid if same_program and any(self.identity in a for a in actual) else None
 
     def _find_in_netns(self) -> int | None:
         """Our daemon whose pid file was lost: a process of our namespace running exactly
