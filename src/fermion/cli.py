@@ -43,42 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
     agent = sub.add_parser("agent", help="run an agent of this host")
     agent_sub = agent.add_subparsers(dest="agent_kind", required=True, metavar="AGENT")
-    l2 = agent_sub.add_parser(
-        "l2", help="the Open vSwitch L2 agent",
-        description="Converge this host's Open vSwitch (br-int, br-tun, physnet bridges, "
-                    "local VLANs, OpenFlow pipelines) to the server's model, watching its "
-                    "change feed; report wired ports ACTIVE.")
-    _agent_args(l2)
-    l2.add_argument("--ovs-rundir", default=None, metavar="DIR",
-                    help="OVS run directory holding db.sock (the OVSDB socket) and the "
-                         "bridges' <bridge>.mgmt sockets (default: the directory of [ovs] "
-                         "ovsdb_connection, /var/run/openvswitch)")
-    l2.add_argument("--datapath-type", default=None, choices=("system", "netdev"),
-                    help="bridge datapath ([ovs] datapath_type; default: system if the "
-                         "openvswitch kernel module is loaded, else netdev)")
-    l2.add_argument("--bridge-mappings", action="append", default=None, metavar="PHYSNET:BR",
-                    help="physnet:bridge, comma-separated or repeated (e.g. physnet:br-phys; "
-                         "[ovs] bridge_mappings)")
-    l2.add_argument("--local-ip", default=None,
-                    help="this host's tunnel endpoint address ([ovs] local_ip)")
-    l2.add_argument("--tunnel-types", action="append", default=None, metavar="TYPES",
-                    help="tunnel types, comma-separated or repeated (e.g. vxlan; [agent] "
-                         "tunnel_types)")
-    l2.add_argument("--l2-population", action=argparse.BooleanOptionalAction, default=None,
-                    help="unicast/flood entries in br-tun from the model instead of learning "
-                         "([agent] l2_population; default: off)")
-    l2.add_argument("--arp-responder", action=argparse.BooleanOptionalAction, default=None,
-                    help="answer ARP for remote ports in br-tun table 21, with l2 population "
-                         "([agent] arp_responder; default: off)")
-    l2.add_argument("--report-interval", type=float, default=None, metavar="S",
-                    help="seconds between state reports ([agent] report_interval; 30)")
-    l2.add_argument("--poll-interval", type=float, default=None, metavar="S",
-                    help="longest wait on the change feed before a local pass; local plugs "
-                         "are seen at once through an OVSDB monitor ([agent] "
-                         "polling_interval; 2)")
-
+    _l2_agent_parser(agent_sub)
     _l3_agent_parser(agent_sub)
     _dhcp_agent_parser(agent_sub)
+
     args = parser.parse_args(argv)
     if args.command == "agent":
         return _agent(args)
@@ -102,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _agent_args(parser: argparse.ArgumentParser) -> None:
+def _agent_args(parser: argparse.ArgumentParser, *, poll_help: str | None = None) -> None:
     """Options every agent takes; agents read their INI options with ``load(..., server=False)``
     and command-line values win over the files."""
     _config_args(parser)
@@ -113,11 +81,106 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--os-token", default=None, metavar="TOKEN",
                         help="a Keystone token for an admin/service user (noauth: none)")
     parser.add_argument("--once", action="store_true",
-                        help="one pass (report, snapshot, converge, port status), then exit")
+                        help="one pass (report, snapshot, converge, status), then exit")
     parser.add_argument("--debug", action="store_true", help="debug logging")
+    parser.add_argument("--report-interval", type=float, default=None, metavar="S",
+                        help="seconds between state reports ([agent] report_interval; 30)")
+    if poll_help:
+        parser.add_argument("--poll-interval", type=float, default=None, metavar="S",
+                            help=poll_help)
+
+
+def _ovs_args(parser: argparse.ArgumentParser, *, kind: str = "") -> None:
+    """Where this host's Open vSwitch is; with ``kind`` (qdhcp, qrouter) also the options
+    that let simulated hosts share one kernel."""
+    parser.add_argument("--ovs-rundir", default=None, metavar="DIR",
+                        help="OVS run directory holding db.sock (the OVSDB socket) and the "
+                             "bridges' <bridge>.mgmt sockets (default: the directory of [ovs] "
+                             "ovsdb_connection, /var/run/openvswitch)")
+    parser.add_argument("--datapath-type", default=None, choices=("system", "netdev"),
+                        help="bridge datapath ([ovs] datapath_type; default: system if the "
+                             "openvswitch kernel module is loaded, else netdev)")
+    if kind:
+        parser.add_argument("--ovs-netns", default=None, metavar="NS",
+                            help="namespace ovs-vswitchd runs in, where the OVS ends of the "
+                                 "veths go (default: the agent's own)")
+        parser.add_argument("--namespace-prefix", default="", metavar="P",
+                            help=f"put before every {kind}- namespace name (simulated hosts "
+                                 "sharing one kernel; default: none)")
+
+
+def _l2_agent_parser(agent_sub) -> None:
+    l2 = agent_sub.add_parser(
+        "l2", help="the Open vSwitch L2 agent",
+        description="Converge this host's Open vSwitch (br-int, br-tun, physnet bridges, "
+                    "local VLANs, OpenFlow pipelines) to the server's model, watching its "
+                    "change feed; report wired ports ACTIVE. ml2_conf.ini [ovs]/[agent] "
+                    "options come from --config-file.")
+    _agent_args(l2, poll_help="longest wait on the change feed before a local pass; local "
+                              "plugs are seen at once through an OVSDB monitor ([agent] "
+                              "polling_interval; 2)")
+    _ovs_args(l2)
+    l2.add_argument("--bridge-mappings", action="append", default=None, metavar="PHYSNET:BR",
+                    help="physnet:bridge, comma-separated or repeated (e.g. physnet:br-phys; "
+                         "[ovs] bridge_mappings)")
+    l2.add_argument("--local-ip", default=None,
+                    help="this host's tunnel endpoint address ([ovs] local_ip)")
+    l2.add_argument("--tunnel-types", action="append", default=None, metavar="TYPES",
+                    help="tunnel types, comma-separated or repeated (e.g. vxlan; [agent] "
+                         "tunnel_types)")
+    l2.add_argument("--l2-population", action=argparse.BooleanOptionalAction, default=None,
+                    help="unicast/flood entries in br-tun from the model instead of learning "
+                         "([agent] l2_population; default: off)")
+    l2.add_argument("--arp-responder", action=argparse.BooleanOptionalAction, default=None,
+                    help="answer ARP for remote ports in br-tun table 21, with l2 population "
+                         "([agent] arp_responder; default: off)")
+
+
+def _l3_agent_parser(agent_sub) -> None:
+    l3 = agent_sub.add_parser(
+        "l3", help="the L3 agent (routers)",
+        description="Realise the routers scheduled to this host as qrouter-<id> namespaces: "
+                    "qr-/qg- ports on br-int, SNAT, floating IPs, extra routes, the metadata "
+                    "proxy; watch the change feed. l3_agent.ini options come from "
+                    "--config-file.")
+    _agent_args(l3)
+    _ovs_args(l3, kind="qrouter")
+    l3.add_argument("--state-path", default=None, metavar="DIR",
+                    help="metadata proxy pid and config files go under DIR/ns-metadata-proxy "
+                         "([DEFAULT] state_path)")
+    l3.add_argument("--iptables-backend", default="auto", choices=("auto", "nft", "legacy"),
+                    help="iptables backend (default: the one `iptables` on this host is)")
+    l3.add_argument("--enable-metadata-proxy", action=argparse.BooleanOptionalAction,
+                    default=None, help="[DEFAULT] enable_metadata_proxy (default: on)")
+    l3.add_argument("--metadata-proxy-socket", default=None, metavar="PATH",
+                    help="the metadata agent's unix socket ([DEFAULT] metadata_proxy_socket)")
+    l3.add_argument("--periodic-interval", type=float, default=None, metavar="S",
+                    help="seconds between full passes without changes ([DEFAULT] "
+                         "periodic_interval; 40)")
+
+
+def _dhcp_agent_parser(agent_sub) -> None:
+    dhcp = agent_sub.add_parser(
+        "dhcp", help="the DHCP agent (dnsmasq, isolated metadata)",
+        description="Serve DHCP and DNS with one dnsmasq per network scheduled to this host, "
+                    "in namespace qdhcp-<network>, and the metadata proxy on isolated "
+                    "networks. dhcp_agent.ini options ([DEFAULT] dnsmasq_dns_servers, "
+                    "enable_isolated_metadata, state_path, ...) come from --config-file.")
+    _agent_args(dhcp, poll_help="longest wait on the change feed before checking that "
+                                "dnsmasq and haproxy are alive ([agent] polling_interval; 2)")
+    _ovs_args(dhcp, kind="qdhcp")
+    dhcp.add_argument("--cleanup", action="store_true",
+                      help="stop this agent's dnsmasq/haproxy processes, delete its "
+                           "namespaces and files, then exit")
+
+
+AGENT_MAINS = {"l2": "fermion.agent.l2_agent", "l3": "fermion.agent.l3_agent",
+               "dhcp": "fermion.agent.dhcp_agent"}
 
 
 def _agent(args) -> int:
+    import importlib
+
     try:
         args.conf = load(args.config_file, server=False)
     except ConfigError as error:
@@ -130,62 +193,12 @@ def _agent(args) -> int:
         return 2
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.agent_kind == "l2":
-        from fermion.agent.l2_agent import main as l2_main
-
-        try:
-            return l2_main(args)
-        except ValueError as error:
-            print(f"fermion agent l2: {error}", file=sys.stderr)
-            return 2
-    if args.agent_kind == "dhcp":
-        from fermion.agent.dhcp_agent import main as dhcp_main
-
-        return dhcp_main(args)
-    if args.agent_kind == "l3":
-        from fermion.agent.l3_agent import main as l3_main
-
-        try:
-            return l3_main(args)
-        except ValueError as error:
-            print(f"fermion agent l3: {error}", file=sys.stderr)
-            return 2
-    return 1
-
-
-
-def _l3_agent_parser(agent_sub) -> None:
-    l3 = agent_sub.add_parser(
-        "l3", help="the L3 agent (routers)",
-        description="Realise the routers scheduled to this host as qrouter-<id> namespaces: "
-                    "qr-/qg- ports on br-int, SNAT, floating IPs, extra routes, the metadata "
-                    "proxy; watch the change feed.")
-    _agent_args(l3)
-    l3.add_argument("--ovs-rundir", default=None, metavar="DIR",
-                    help="OVS run directory holding db.sock (default: the directory of [ovs] "
-                         "ovsdb_connection, /var/run/openvswitch)")
-    l3.add_argument("--datapath-type", default=None, choices=("system", "netdev"),
-                    help="bridge datapath ([ovs] datapath_type; default: detected)")
-    l3.add_argument("--ovs-netns", default=None, metavar="NS",
-                    help="namespace ovs-vswitchd runs in, where the OVS ends of the routers' "
-                         "veths go (default: the agent's own)")
-    l3.add_argument("--namespace-prefix", default="", metavar="P",
-                    help="put before every qrouter- namespace name (simulated hosts sharing "
-                         "one kernel; default: none)")
-    l3.add_argument("--state-path", default=None, metavar="DIR",
-                    help="metadata proxy pid and config files go under DIR/ns-metadata-proxy "
-                         "([DEFAULT] state_path)")
-    l3.add_argument("--iptables-backend", default="auto", choices=("auto", "nft", "legacy"),
-                    help="iptables backend (default: the one `iptables` on this host is)")
-    l3.add_argument("--enable-metadata-proxy", action=argparse.BooleanOptionalAction,
-                    default=None, help="[DEFAULT] enable_metadata_proxy (default: on)")
-    l3.add_argument("--metadata-proxy-socket", default=None, metavar="PATH",
-                    help="the metadata agent's unix socket ([DEFAULT] metadata_proxy_socket)")
-    l3.add_argument("--report-interval", type=float, default=None, metavar="S",
-                    help="seconds between state reports ([agent] report_interval; 30)")
-    l3.add_argument("--periodic-interval", type=float, default=None, metavar="S",
-                    help="seconds between full passes without changes ([DEFAULT] "
-                         "periodic_interval; 40)")
+    main_of = importlib.import_module(AGENT_MAINS[args.agent_kind]).main
+    try:
+        return main_of(args)
+    except ValueError as error:  # a bad option value, named by the agent
+        print(f"fermion agent {args.agent_kind}: {error}", file=sys.stderr)
+        return 2
 
 
 def _serve(conf) -> int:
@@ -197,34 +210,6 @@ def _serve(conf) -> int:
     uvicorn.run(app, host=conf.get("DEFAULT", "bind_host"), port=conf.get("DEFAULT", "bind_port"),
                 log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     return 0
-
-
-
-def _dhcp_agent_parser(agent_sub) -> None:
-    dhcp = agent_sub.add_parser(
-        "dhcp", help="the DHCP agent (dnsmasq, isolated metadata)",
-        description="Serve DHCP and DNS with one dnsmasq per network scheduled to this host, "
-                    "in namespace qdhcp-<network>, and the metadata proxy on isolated "
-                    "networks. dhcp_agent.ini options ([DEFAULT] dnsmasq_dns_servers, "
-                    "enable_isolated_metadata, state_path, ...) come from --config-file.")
-    _agent_args(dhcp)
-    dhcp.add_argument("--ovs-rundir", default=None, metavar="DIR",
-                      help="OVS run directory holding db.sock (default: the directory of "
-                           "[ovs] ovsdb_connection)")
-    dhcp.add_argument("--ovs-netns", default=None, metavar="NS",
-                      help="namespace ovs-vswitchd runs in, where the OVS end of each DHCP "
-                           "port's veth goes (default: the agent's own)")
-    dhcp.add_argument("--namespace-prefix", default="", metavar="P",
-                      help="put before every qdhcp- namespace name (simulated hosts sharing "
-                           "one kernel; default: none)")
-    dhcp.add_argument("--report-interval", type=float, default=None, metavar="S",
-                      help="seconds between state reports ([agent] report_interval; 30)")
-    dhcp.add_argument("--poll-interval", type=float, default=None, metavar="S",
-                      help="longest wait on the change feed before checking that dnsmasq "
-                           "and haproxy are alive ([agent] polling_interval; 2)")
-    dhcp.add_argument("--cleanup", action="store_true",
-                      help="stop this agent's dnsmasq/haproxy processes, delete its "
-                           "namespaces and files, then exit")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,36 @@
-"""The L2 agent's pure logic: what Open vSwitch should hold, computed from the model.
+"""The agents: pure logic (what the host should hold, computed from the model) and the thin
+appliers and loops that make the host hold it. Agents know the server only through its HTTP
+API (``server_client``); nothing here imports fermion.db or fermion.plugin.
 
-Modules:
-  pipeline   br-int / br-tun / br-phys tables declared once (number, name, purpose, allowed
-             next tables); ``goto()`` refuses a jump the declaration does not allow.
-  cookies    64-bit flow cookies that name their owner (agent base, network, port, SG rule,
-             tunnel peer); every agent flow carries the agent's high bits, so stale cleanup
-             by cookie mask is exact and ``trace`` can say who owns a flow.
-  flows      ``Flow`` values, canonical ``ovs-ofctl add-flow`` text, parsing of
-             ``ovs-ofctl dump-flows`` lines into the same form, ``diff(desired, actual)``.
-  l2_model   the host model (plain dataclasses) built from the change feed's snapshot plus
-             the OVS facts the agent knows (ofports, local VLANs, bridge mappings).
-  l2_flows   compile functions: host model -> desired flows per bridge.
-  walk       a tiny offline table walker (a packet dict through a flow list), used by tests
-             and later by ``fermion trace``.
+Pure (no system, no sockets, no fermion.linux):
+  pipeline     br-int / br-tun / br-phys tables declared once (number, name, purpose, allowed
+               next tables); ``goto()`` refuses a jump the declaration does not allow.
+  cookies      64-bit flow cookies that name their owner (agent base, network, port, SG rule,
+               tunnel peer, remote port); stale cleanup by cookie mask is exact.
+  flows        ``Flow`` values, canonical ``ovs-ofctl`` text, dump parsing, ``diff``.
+  l2_model     the L2 host model built from the snapshot plus the host's OVS facts.
+  l2_flows     host model -> desired flows per bridge (anti-spoofing, conntrack SGs, l2pop).
+  walk         an offline table walker (tests, later ``fermion trace``).
+  dhcp_model   the DHCP networks this host serves, from the snapshot.
+  dnsmasq      dnsmasq's hosts / addn_hosts / opts files and command line.
+  l3_model     routers from the snapshot (ports, gateway, floating IPs, scopes).
+  l3_rules     a router's iptables chains and rules with Neutron's names.
+  iptables_rules  rule sets, ``iptables-save`` parsing, the ``--noflush`` restore diff.
+  metadata_proxy  haproxy configuration for the metadata proxy (router or network header).
 
-Modules that act (not pure; they never import fermion.db or fermion.plugin either):
-  server_client  httpx client of the server's agent endpoints (snapshot, change feed,
-             state reports, port status).
-  l2_apply   converges one host's OVS to the compiled model: bridges, patch and tunnel ports,
-             local VLAN tags (recorded in other_config:net_uuid), flow diffs applied as one
-             ``ovs-ofctl --bundle`` per bridge; never flushes.
-  l2_agent   ``fermion agent l2``: heartbeat, snapshot, change feed, converge, port status.
+Acting (thin: desired state -> diff -> apply):
+  server_client  the server's agent endpoints (snapshot, change feed, state and status
+               reports) and the few public calls agents make (the DHCP port).
+  loop         ``ReconcilingAgent``: heartbeat, snapshot, converge, change-feed watcher,
+               wake-ups, timer — every agent's loop.
+  l2_apply / l2_agent      ``fermion agent l2``: bridges, patch/tunnel ports, local VLANs,
+               flow bundles; OVSDB monitor for plugs; port status.
+  dhcp_apply / dhcp_agent  ``fermion agent dhcp``: qdhcp namespaces, DHCP ports, dnsmasq
+               (SIGHUP on changes), isolated metadata.
+  l3_apply / l3_agent      ``fermion agent l3``: qrouter namespaces, qr-/qg- devices,
+               routes, iptables, conntrack, haproxy; floating IP status.
 
-Naming: bridges ``br-int``, ``br-tun``, one bridge per ``physnet:bridge`` mapping; patch
-ports ``int-<br>``/``phy-<br>`` and ``patch-tun``/``patch-int`` as in the seed.
-
-Nothing in the pure modules (pipeline .. walk) touches the system, the database or the
-plugin: no imports of fermion.db, fermion.plugin, fermion.linux, no subprocess, no sockets. The code that talks to OVS applies
-the values computed here.
+Naming follows the seed: ``br-int``, ``br-tun``, ``int-<br>``/``phy-<br>``,
+``patch-tun``/``patch-int``, ``qdhcp-<net>``, ``qrouter-<router>``, ``tap``/``qr-``/``qg-``
++ the port id's first 11 characters.
 """

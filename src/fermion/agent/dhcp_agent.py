@@ -25,7 +25,7 @@ from fermion.agent.dhcp_apply import ApplyResult, DhcpApplier
 from fermion.agent.dhcp_model import DhcpConf, desired_networks
 from fermion.agent.loop import ReconcilingAgent
 from fermion.agent.server_client import ServerClient
-from fermion.linux.ovs import Ovs, detect_datapath_type
+from fermion.linux.ovs import Ovs, detect_datapath_type, rundir_of
 
 LOG = logging.getLogger(__name__)
 
@@ -64,10 +64,6 @@ class DhcpAgent(ReconcilingAgent):
         return result
 
 
-def _rundir_of(connection: str) -> str:
-    return str(Path(connection.removeprefix("unix:")).parent)
-
-
 def build(args) -> tuple[DhcpAgent, ServerClient]:
     """The agent from the CLI's args (command line over dhcp_agent.ini over defaults)."""
     conf = args.conf
@@ -79,7 +75,7 @@ def build(args) -> tuple[DhcpAgent, ServerClient]:
         force_metadata=conf.get("DEFAULT", "force_metadata"),
         dhcp_lease_duration=conf.get("DEFAULT", "dhcp_lease_duration"),
         dnsmasq_lease_max=conf.get("DEFAULT", "dnsmasq_lease_max"))
-    rundir = args.ovs_rundir or _rundir_of(conf.get("ovs", "ovsdb_connection"))
+    rundir = args.ovs_rundir or rundir_of(conf.get("ovs", "ovsdb_connection"))
     ovs = Ovs(rundir, datapath_type=conf.get("ovs", "datapath_type") or detect_datapath_type())
     headers = {"X-Auth-Token": args.os_token} if args.os_token else {}
     client = ServerClient(args.server, headers=headers)

@@ -9,6 +9,14 @@ What lives here
             directory (optionally inside a namespace), tracked and stopped by pid;
             `Ovs`: narrow idempotent ovs-vsctl / ovs-ofctl / ovs-appctl verbs bound to
             that run directory; datapath detection (`netdev` without the kernel module).
+  ovsdb_monitor.py  `ovsdb-client monitor` in a thread: wakes an agent on OVSDB changes.
+  interface.py  plug a namespace's device into an OVS bridge as Neutron's interface driver
+            does (veth, iface-id/attached-mac external_ids, MAC, MTU, addresses).
+  process.py  `Daemon`: a daemon in a namespace with a pid file — start, adopt when its
+            command line matches, SIGHUP, stop by verified pid, restart when dead.
+  iptables.py  backend detection (nft/legacy), `iptables-save`/`iptables-restore --noflush`.
+  conntrack.py  delete connection-tracking entries (floating IPs going or moving).
+  proc.py   pid liveness and command lines.
 
 Rules
   - Verbs are safe to repeat: "add" tolerates what already exists (`may_exist`),
