@@ -12,7 +12,11 @@ What it does, in order, against one fresh server:
 3. ``create_concurrent``: N single-port creates from C client threads;
 4. ``fill``: bulk creates (``POST /v2.0/ports`` with ``{"ports": [...]}``) up to each
    list size, within a time budget; at each size reached: ``GET /v2.0/ports`` (all of
-   them) and a filtered list by ``device_id`` that matches ``group`` ports;
+   them) and a filtered list by ``device_id`` that matches ``group`` ports. With a
+   ``clone`` function (``fill="clone"``; upstream's ``NeutronPeer.clone_ports``), the bulk
+   creates stop at ``clone_from`` ports and the rest are copies of the bulk-created ports
+   written into the server's database, checked through the API before any list is timed
+   (the count, and a copy shown next to its original);
 5. ``show``, ``update`` (name), ``delete``: M each on distinct ports, one after another;
 6. server RSS (VmRSS summed over its processes) when idle and after the run.
 
@@ -80,6 +84,8 @@ class BenchConfig:
     list_repeats: int = 3
     group: int = 50            # ports per device_id: what the filtered list matches
     ops: int = 200             # show / update / delete each
+    fill: str = "api"          # "clone": past clone_from ports, copy rows (servers that can)
+    clone_from: int = 1000
     timeout_s: float = 600.0   # one request
     seed: int = 1
 
@@ -91,6 +97,13 @@ class BenchConfig:
 
 class ApiError(RuntimeError):
     pass
+
+
+# clone(network_id, template port ids, names, device_ids) -> ids of the new ports
+Clone = Callable[[str, list[str], list[str], list[str]], list[str]]
+# A copy differs from its original in these attributes only (fixed_ips: the addresses).
+CLONE_VARIES = frozenset({"id", "name", "mac_address", "device_id", "fixed_ips",
+                          "dns_assignment"})
 
 
 @dataclass
@@ -208,8 +221,10 @@ def linear_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float, flo
 class ApiBench:
     def __init__(self, url: str, cfg: BenchConfig, reporter: Reporter | None = None,
                  rss: Callable[[], dict[str, Any]] | None = None,
-                 cpu: Callable[[], float] | None = None) -> None:
+                 cpu: Callable[[], float] | None = None,
+                 clone: Clone | None = None) -> None:
         self.client = Client(url, timeout=cfg.timeout_s)
+        self.clone = clone if cfg.fill == "clone" else None
         self.cfg = cfg
         self.rep = reporter or PlainReporter()
         self.rss = rss
@@ -219,6 +234,7 @@ class ApiBench:
         self.subnet_id = ""
         self.port_ids: list[str] = []     # every port this run created and has not deleted
         self.bulk_count = 0                # ports created by the fill (they carry device_id)
+        self.bulk_ids: list[str] = []      # of those, the ones the API created
         self._ids_lock = threading.Lock()
 
     # -- helpers ------------------------------------------------------------------------
@@ -323,6 +339,7 @@ class ApiBench:
         created = [p["id"] for p in r.json()["ports"]]
         stats.record(r.elapsed, True)
         self.port_ids.extend(created)
+        self.bulk_ids.extend(created)
         self.bulk_count += len(created)
         return len(created)
 
@@ -338,12 +355,53 @@ class ApiBench:
                 "p50_ms": round(statistics.median(times), 2), "min_ms": round(min(times), 2),
                 "max_ms": round(max(times), 2)} | cpu
 
+    def _clone_to(self, size: int, count: int) -> dict[str, Any]:
+        """Copy bulk-created ports in the database up to ``size`` ports, then check."""
+        assert self.clone is not None
+        n = size - count
+        start = self.bulk_count
+        names = [f"bulk-{start + j}" for j in range(n)]
+        devices = [f"bench-dev-{(start + j) // self.cfg.group}" for j in range(n)]
+        t0 = time.perf_counter()
+        created = self.clone(self.network_id, self.bulk_ids, names, devices)
+        spent = time.perf_counter() - t0
+        self.port_ids.extend(created)
+        self.bulk_count += len(created)
+        seen = self._count_ports()
+        if seen != size:
+            raise ApiError(f"after copying {n} ports the API lists {seen} ports, not {size}")
+        check = self._compare_clone(self.bulk_ids[0], created[0])
+        self.rep.log(f"  copied {n} ports in {spent:.1f}s; the API lists {seen}; a copy "
+                     f"matches its original except {', '.join(check['differs'])}")
+        return {"ports": size, "added": n, "seconds": round(spent, 2), "api_count": seen,
+                **check}
+
+    def _compare_clone(self, original: str, copy: str) -> dict[str, Any]:
+        """A copy, shown through the API, next to its original: the same attributes with the
+        same values, except those that must differ (``CLONE_VARIES``)."""
+        a = self.client.expect("GET", f"/v2.0/ports/{original}").json()["port"]
+        b = self.client.expect("GET", f"/v2.0/ports/{copy}").json()["port"]
+        if set(a) != set(b):
+            raise ApiError(f"copy {copy} has attributes {sorted(set(a) ^ set(b))} that its "
+                           f"original {original} has not (or the other way round)")
+        wrong = [k for k in a if k not in CLONE_VARIES and a[k] != b[k]]
+        if wrong:
+            raise ApiError(f"copy {copy} differs from its original {original} in {wrong}")
+        if ([f["subnet_id"] for f in a["fixed_ips"]] != [f["subnet_id"] for f in b["fixed_ips"]]
+                or {f["ip_address"] for f in a["fixed_ips"]}
+                & {f["ip_address"] for f in b["fixed_ips"]}):
+            raise ApiError(f"copy {copy}'s fixed IPs {b['fixed_ips']} do not match its "
+                           f"original's subnets with new addresses {a['fixed_ips']}")
+        return {"compared": [original, copy], "attributes": len(a),
+                "differs": sorted(k for k in a if a[k] != b[k])}
+
     def fill_and_list(self) -> dict[str, Any]:
         cfg = self.cfg
         stats = OpStats()
         lists: list[dict[str, Any]] = []
         filtered: list[dict[str, Any]] = []
         skipped: list[int] = []
+        clones: list[dict[str, Any]] = []
         count = self._count_ports()
         target = max(cfg.list_sizes) if cfg.list_sizes else count
         budget_end = time.monotonic() + cfg.fill_budget_s
@@ -357,11 +415,23 @@ class ApiBench:
                     skipped.append(size)
                     continue
                 while count < size and not timed_out:
-                    if time.monotonic() > budget_end:
+                    api_target = size
+                    if self.clone is not None:  # the API makes the first clone_from ports
+                        api_target = min(size, cfg.clone_from)
+                        if not self.bulk_ids:  # and at least one bulk request: templates
+                            api_target = max(api_target, min(size, count + cfg.bulk_size))
+                    out_of_time = time.monotonic() > budget_end
+                    if self.clone is not None and self.bulk_ids and (count >= api_target
+                                                                     or out_of_time):
+                        clones.append(self._clone_to(size, count))
+                        advance(size - count)
+                        count = size
+                        break
+                    if out_of_time:
                         timed_out = True
                         break
                     t0, c0 = time.perf_counter(), self.cpu() if self.cpu else 0.0
-                    made = self._bulk_create(min(cfg.bulk_size, size - count), stats)
+                    made = self._bulk_create(min(cfg.bulk_size, api_target - count), stats)
                     t_fill += time.perf_counter() - t0
                     cpu_fill += (self.cpu() - c0) if self.cpu else 0.0
                     count += made
@@ -380,17 +450,23 @@ class ApiBench:
                              f"({entry['bytes'] / 1e6:.1f} MB), filtered ({fentry['count']}): "
                              f"{fentry['p50_ms']:.1f} ms")
         stats.wall_s = t_fill
+        api_made = len(self.bulk_ids)
         bulk = stats.summary(unit_per_op=1)
-        bulk["per_s"] = round(self.bulk_count / t_fill, 2) if t_fill else None  # ports/s
-        bulk.update({"bulk_size": cfg.bulk_size, "requests_per_s": round(
+        bulk["per_s"] = round(api_made / t_fill, 2) if t_fill else None  # ports/s
+        bulk.update({"bulk_size": cfg.bulk_size, "ports": api_made, "requests_per_s": round(
             len(stats.latencies) / t_fill, 3) if t_fill else None})
-        if self.cpu and self.bulk_count:
-            bulk["server_cpu_ms_per_op"] = round(cpu_fill * 1000 / self.bulk_count, 2)
+        if self.cpu and api_made:
+            bulk["server_cpu_ms_per_op"] = round(cpu_fill * 1000 / api_made, 2)
         fit = linear_fit([(e["ports"], e["p50_ms"]) for e in lists])
+        fill: dict[str, Any] = {"target": target, "reached": count, "timed_out": timed_out,
+                                "budget_s": cfg.fill_budget_s, "sizes_skipped": skipped,
+                                "method": "api+clone" if clones else "api",
+                                "api_ports": count - sum(c["added"] for c in clones)}
+        if clones:
+            fill["clones"] = clones
         return {
             "bulk_create": bulk,
-            "fill": {"target": target, "reached": count, "timed_out": timed_out,
-                     "budget_s": cfg.fill_budget_s, "sizes_skipped": skipped},
+            "fill": fill,
             "list": lists,
             "list_fit": None if fit is None else {
                 "intercept_ms": round(fit[0], 2), "ms_per_1000_ports": round(fit[1] * 1000, 2),

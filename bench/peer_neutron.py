@@ -8,16 +8,24 @@ uWSGI on 127.0.0.1 — ML2, noauth, SQLite, no agents, one process with one thre
 The schema is built from Neutron's models (``neutron-db-manage upgrade heads`` does not
 run on SQLite) and then stamped with ``neutron-db-manage stamp heads``.
 
+``clone_ports`` fills the port table to a list size without the API (which creates only a
+few ports per second here): it copies ports that the API created, row for row in every
+table that hangs off a port, with fresh ids, MAC and IP addresses (see its docstring).
+
 ``python -m bench.peer_neutron`` installs the peer, starts it, prints its URL and waits
 for Ctrl-C — handy for poking at upstream by hand.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import random
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from bench.proc import ML2_CONF, QUOTAS_CONF, Log, ManagedServer, install_signal_handlers
@@ -190,12 +198,170 @@ class NeutronPeer(ManagedServer):
     def version(self) -> str:
         return f"neutron {NEUTRON_VERSION} (uWSGI, SQLite, 1 process x 1 thread)"
 
+    def clone_ports(self, network_id: str, templates: list[str], names: list[str],
+                    device_ids: list[str]) -> list[str]:
+        """``clone_ports`` on this server's database (see there)."""
+        assert self.workdir is not None
+        return clone_ports(self.workdir / "neutron.sqlite", network_id, templates, names,
+                           device_ids)
+
     def log_tail(self, lines: int = 40) -> str:
         out = super().log_tail(lines)
         if self.workdir is not None and (self.workdir / "neutron.log").exists():
             text = (self.workdir / "neutron.log").read_text(errors="replace").splitlines()
             out += "\n--- neutron.log ---\n" + "\n".join(text[-lines:])
         return out
+
+
+# -- filling the port table by copying rows ----------------------------------------------------
+
+def _port_tables(db: sqlite3.Connection) -> tuple[list[tuple[str, str]], list[str]]:
+    """(table, column) pairs that reference ``ports.id``, and the tables other than
+    ``ports`` that reference ``standardattributes.id`` (by their ``standard_attr_id``)."""
+    by_port, by_std = [], []
+    tables = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    for table in tables:
+        for fk in db.execute(f"PRAGMA foreign_key_list({table})"):
+            target, column, target_column = fk[2], fk[3], fk[4]
+            if target == "ports" and target_column == "id":
+                by_port.append((table, column))
+            elif (target == "standardattributes" and target_column == "id"
+                  and table != "ports"):
+                by_std.append(table)
+    return by_port, by_std
+
+
+def _rows(db: sqlite3.Connection, table: str, column: str, value: object,
+          **also: object) -> list[dict]:
+    """Rows of ``table`` where ``column`` = value (and each of ``also``), as dicts."""
+    where = " AND ".join(f'"{c}" = ?' for c in (column, *also))
+    cur = db.execute(f'SELECT * FROM "{table}" WHERE {where}', (value, *also.values()))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _insert(db: sqlite3.Connection, table: str, row: dict) -> int:
+    names = ", ".join(f'"{c}"' for c in row)
+    marks = ", ".join("?" for _ in row)
+    return db.execute(f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
+                      tuple(row.values())).lastrowid
+
+
+class _Addresses:
+    """Free addresses of a subnet's allocation pools, highest first."""
+
+    def __init__(self, db: sqlite3.Connection, subnet_id: str) -> None:
+        self.taken = {r[0] for r in db.execute(
+            "SELECT ip_address FROM ipallocations WHERE subnet_id = ?", (subnet_id,))}
+        self.pools = [(ipaddress.ip_address(a), ipaddress.ip_address(b)) for a, b in db.execute(
+            "SELECT first_ip, last_ip FROM ipallocationpools WHERE subnet_id = ?",
+            (subnet_id,))]
+        self.pools.sort(reverse=True)
+        self._next = self._generate()
+
+    def _generate(self):
+        for first, last in self.pools:
+            make = type(first)
+            for value in range(int(last), int(first) - 1, -1):
+                address = str(make(value))
+                if address not in self.taken:
+                    self.taken.add(address)
+                    yield address
+
+    def take(self) -> str:
+        try:
+            return next(self._next)
+        except StopIteration:
+            raise RuntimeError("subnet full: no free address to clone a port with") from None
+
+
+def clone_ports(db_path: Path, network_id: str, templates: list[str], names: list[str],
+                device_ids: list[str]) -> list[str]:
+    """Add ``len(names)`` ports to Neutron's SQLite database by copying ``templates``
+    (ports the API created) in turn; return the new ports' ids.
+
+    Every row that makes up a template port is copied: its ``standardattributes`` and
+    ``ports`` rows, the rows of every table with a foreign key to ``ports.id`` (fixed IPs,
+    ML2 binding, port security, security groups, and any other extension's table), the
+    rows of every other table keyed by its ``standard_attr_id`` (tags, provisioning
+    blocks) and the IPAM driver's ``ipamallocations`` entry for each fixed IP, so that
+    upstream later frees, updates and allocates around the copies as around its own ports.
+    A copy gets a new UUID, the next standard-attribute id, a new MAC address unique in the
+    network, a new free address from the same subnet's pools for each fixed IP, and the
+    given name and device_id; everything else (status, owner, binding, timestamps,
+    revision) is the template's. One transaction; the server may be running (it is idle).
+    """
+    db = sqlite3.connect(str(db_path), timeout=60, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        by_port, by_std = _port_tables(db)
+        macs = {r[0] for r in db.execute("SELECT mac_address FROM ports WHERE network_id = ?",
+                                         (network_id,))}
+        ipam_subnet = dict(db.execute("SELECT neutron_subnet_id, id FROM ipamsubnets"))
+        pools: dict[str, _Addresses] = {}
+        rng = random.Random(len(macs))
+        sources = [_template(db, t, by_port, by_std) for t in templates]
+        new_ids = []
+        for k, (name, device_id) in enumerate(zip(names, device_ids, strict=True)):
+            src = sources[k % len(sources)]
+            std_id = _insert(db, "standardattributes", src.std)
+            mac = src.port["mac_address"]
+            while mac in macs:
+                mac = "fa:16:3e:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
+            macs.add(mac)
+            new_id = str(uuid.uuid4())
+            _insert(db, "ports", {**src.port, "id": new_id, "mac_address": mac,
+                                  "standard_attr_id": std_id, "name": name,
+                                  "device_id": device_id})
+            for table, column, row in src.children:
+                row = {**row, column: new_id}
+                if table == "ipallocations":
+                    subnet = row["subnet_id"]
+                    if subnet not in pools:
+                        pools[subnet] = _Addresses(db, subnet)
+                    old_ip, row["ip_address"] = row["ip_address"], pools[subnet].take()
+                    for ipam in _rows(db, "ipamallocations", "ipam_subnet_id",
+                                      ipam_subnet.get(subnet), ip_address=old_ip):
+                        _insert(db, "ipamallocations", {**ipam, "ip_address": row["ip_address"]})
+                _insert(db, table, row)
+            for table, row in src.std_children:
+                _insert(db, table, {**row, "standard_attr_id": std_id})
+            new_ids.append(new_id)
+        db.execute("COMMIT")
+        return new_ids
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    finally:
+        db.close()
+
+
+class _Template:
+    """One template port's rows: its standard attributes (without the id), its ``ports``
+    row, the rows that reference it (table, column, row) and those that reference its
+    standard attributes (table, row)."""
+
+    def __init__(self, std: dict, port: dict, children: list[tuple[str, str, dict]],
+                 std_children: list[tuple[str, dict]]) -> None:
+        self.std, self.port = std, port
+        self.children, self.std_children = children, std_children
+
+
+def _template(db: sqlite3.Connection, port_id: str, by_port: list[tuple[str, str]],
+              by_std: list[str]) -> _Template:
+    ports = _rows(db, "ports", "id", port_id)
+    if not ports:
+        raise RuntimeError(f"template port {port_id} is not in the database")
+    port = ports[0]
+    std = _rows(db, "standardattributes", "id", port["standard_attr_id"])[0]
+    std.pop("id")
+    children = [(table, column, row) for table, column in by_port
+                for row in _rows(db, table, column, port_id)]
+    std_children = [(table, row) for table in by_std
+                    for row in _rows(db, table, "standard_attr_id", port["standard_attr_id"])]
+    return _Template(std, port, children, std_children)
 
 
 def main() -> None:

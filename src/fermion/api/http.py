@@ -27,11 +27,11 @@ REVISION_RE = re.compile(r"-?[0-9]{1,30}")
 
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(_dumps(body), status_code=status, media_type="application/json",
+    return Response(dumps(body), status_code=status, media_type="application/json",
                     headers=headers)
 
 
-def _dumps(body: Any) -> bytes:
+def dumps(body: Any) -> bytes:
     try:
         return orjson.dumps(body)
     except TypeError:  # an integer beyond 64 bits (a big IPv6 subnet's total_ips): stdlib can

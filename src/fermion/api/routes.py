@@ -17,10 +17,19 @@ from starlette.responses import Response
 from fermion import exceptions as exc
 from fermion.api import request as req
 from fermion.api.attributes import PORT, REQUIRED, Attr
-from fermion.api.http import identify, if_match, in_thread, json_response, read_body, select_fields
+from fermion.api.http import (
+    dumps,
+    identify,
+    if_match,
+    in_thread,
+    json_response,
+    read_body,
+    select_fields,
+)
 from fermion.api.query import ListQuery, parse_list_query
 from fermion.api.validators import Invalid
 from fermion.api.validators import tag as valid_tag
+from fermion.plugin import listing
 from fermion.plugin.ports import SPECIAL_FILTERS as PORT_FILTERS
 
 
@@ -41,16 +50,19 @@ def add_resource(app: FastAPI, collection: str, member: str, attrs: dict[str, At
         if before is not None:
             await in_thread(before, ctx, query)
 
-        def run():
-            with db.read() as conn:
-                return res.list(conn, ctx, query)
+        def run() -> bytes:
+            # Serialised here, in the worker thread: the views are freed before the
+            # garbage collector resumes, and the event loop never spends time on them.
+            with listing.paused_gc():
+                with db.read() as conn:
+                    items, more = res.list(conn, ctx, query)
+                body = {collection: select_fields(items, query.fields)}
+                links = _links(request, query, items, more)
+                if links:
+                    body[f"{collection}_links"] = links
+                return dumps(body)
 
-        items, more = await in_thread(run)
-        body = {collection: select_fields(items, query.fields)}
-        links = _links(request, query, items, more)
-        if links:
-            body[f"{collection}_links"] = links
-        return json_response(body)
+        return Response(await in_thread(run), media_type="application/json")
 
     async def create(request: Request) -> Response:
         ctx = await identify(request)

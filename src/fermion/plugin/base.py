@@ -134,12 +134,18 @@ class Resource:
         return []
 
     def list(self, conn: Connection, ctx: Context, query: ListQuery) -> tuple[list[dict], bool]:
+        rows, ids, more = self.list_rows(conn, ctx, query)
+        return self.views(conn, ctx, rows, ids), more
+
+    def list_rows(self, conn: Connection, ctx: Context,
+                  query: ListQuery) -> tuple[list, listing.Ids, bool]:
+        """One page of rows in display order, their ``Ids`` and whether more follow."""
         stmt = listing.build_select(conn, self.table, self.columns, self.visible(ctx), query,
                                     self.extra_conditions(conn, ctx, query))
         rows, more = listing.page(conn.execute(stmt, params(ctx)).all(), query)
         ids = listing.Ids([row.id for row in rows], stmt.with_only_columns(self.table.c.id),
                           params(ctx))
-        return self.views(conn, ctx, rows, ids), more
+        return rows, ids, more
 
     def count(self, conn: Connection, project_id: str) -> int:
         stmt = statement((self.collection, "count"), lambda: select(func.count()).select_from(
