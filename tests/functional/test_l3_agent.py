@@ -421,6 +421,51 @@ def test_moved_floating_ip_leaves_no_connection_to_its_old_instance(lab_hosts, f
     assert "before" in received and "after" not in received, received
 
 
+def test_address_scope_shared_with_the_external_network_is_routed_without_nat(
+        lab_hosts, fermion_server):
+    """The seed's address scopes: a tenant subnet from a pool in the external network's
+    scope reaches the external host with its own address (routed, no SNAT); a subnet
+    outside the scope still leaves SNATed to the gateway address."""
+    lab = make_lab(lab_hosts, fermion_server)
+    scope = lab.post("/v2.0/address-scopes", {"address_scope": {
+        "name": "public", "ip_version": 4, "shared": True}})["id"]
+    pool = lab.post("/v2.0/subnetpools", {"subnetpool": {
+        "name": "routed", "prefixes": ["172.24.4.0/24", "10.20.0.0/16"],
+        "address_scope_id": scope, "default_prefixlen": 24, "shared": True}})["id"]
+    # the external subnet joins the scope: move it into the pool's prefixes
+    lab.api.delete(f"/v2.0/subnets/{lab.ext_subnet}")
+    lab.ext_subnet = lab.post("/v2.0/subnets", {"subnet": {
+        "network_id": lab.ext_net, "subnetpool_id": pool, "cidr": EXT_CIDR,
+        "gateway_ip": EXT_GW, "ip_version": 4, "enable_dhcp": False,
+        "allocation_pools": [{"start": "172.24.4.10", "end": "172.24.4.200"}]}})["id"]
+    scoped_net = lab.post("/v2.0/networks", {"network": {"name": "scoped"}})["id"]
+    scoped_subnet = lab.post("/v2.0/subnets", {"subnet": {
+        "network_id": scoped_net, "subnetpool_id": pool, "prefixlen": 24, "ip_version": 4,
+        "enable_dhcp": False}})
+    plain_net, plain_subnet = lab.tenant_network("plain", "10.0.0.0/24")
+    shown = lab.api.get(f"/v2.0/networks/{scoped_net}").json()["network"]
+    assert shown["ipv4_address_scope"] == scope, shown
+    routed, _ = lab.instance("routed", scoped_net)
+    natted, _ = lab.instance("natted", plain_net)
+    rid = lab.router("r1", scoped_subnet["id"], plain_subnet)
+    lab.converge()
+    gw_ip = lab.gateway_ip(rid)
+    # the external host routes the scope's tenant prefix to the router, as BGP would
+    lab.ext_exec(["ip", "route", "add", scoped_subnet["cidr"], "via", gw_ip])
+
+    reach(routed.exec, EXT_GW, settle=15)
+    out = capture(lab, ["icmp", "and", "dst", EXT_GW],
+                  lambda: routed.exec([*PING, "-c", "1", "-W", "2", EXT_GW], check=False))
+    assert f"{routed.ip} > {EXT_GW}" in out, out  # its own address: not NATed
+    reach(lab.ext_exec, routed.ip)  # and reachable from outside without a floating IP
+
+    reach(natted.exec, EXT_GW, settle=15)
+    out = capture(lab, ["icmp", "and", "dst", EXT_GW],
+                  lambda: natted.exec([*PING, "-c", "1", "-W", "2", EXT_GW], check=False))
+    assert f"{gw_ip} > {EXT_GW}" in out, out  # another scope: SNAT to the gateway
+    assert unreachable(lab.ext_exec, natted.ip)
+
+
 def test_two_routers_with_overlapping_subnets_and_metadata(lab_hosts, fermion_server):
     """Acceptance 6 and 4: 10.0.0.0/24 behind two routers; each instance (both have the same
     address) reaches the outside through its own router's gateway address, is reached

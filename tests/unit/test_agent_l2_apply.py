@@ -4,7 +4,8 @@ import pytest
 
 from fermion.agent.flows import canon_action, parse_dump_line
 from fermion.agent.l2_agent import parse_mappings
-from fermion.agent.l2_apply import _cell, tunnel_port_name
+from fermion.agent.l2_apply import tunnel_port_name
+from fermion.linux.ovs import _atom
 
 
 def test_tunnel_port_names_follow_neutron():
@@ -23,11 +24,12 @@ def test_ovs_prints_set_tunnel_as_a_load():
     assert flow.actions == ("strip_vlan", "set_tunnel:0x1", "output:2")
 
 
-def test_ovsdb_cells():
-    assert _cell(["map", [["iface-id", "x"]]]) == {"iface-id": "x"}
-    assert _cell(["set", []]) is None
-    assert _cell(["set", [5]]) == 5
-    assert _cell(7) == 7
+def test_ovsdb_json_values():
+    assert _atom(["map", [["iface-id", "x"]]]) == {"iface-id": "x"}
+    assert _atom(["set", []]) == []
+    assert _atom(["set", [["uuid", "u1"], ["uuid", "u2"]]]) == ["u1", "u2"]
+    assert _atom(["uuid", "u1"]) == "u1"
+    assert _atom(7) == 7 and _atom("br-int") == "br-int"
 
 
 def test_bridge_mappings():
