@@ -168,3 +168,19 @@ def test_networks_without_dhcp_subnets_or_not_scheduled_are_not_served():
     assert desired_networks(snapshot([s], []), HOST, DhcpConf()) == {}
     s = subnet(S4, "10.0.0.0/24")
     assert desired_networks(snapshot([s], [], dhcp=False), HOST, DhcpConf()) == {}
+
+
+def test_a_dhcp_port_made_by_the_agent_is_in_the_files_before_the_next_snapshot():
+    """The agent creates its port after the snapshot was taken; serving the network with
+    it must give what the next snapshot (which lists the port) gives, so no reload."""
+    from fermion.agent.dhcp_model import with_dhcp_port
+
+    subnets = [subnet(S4, "10.0.0.0/24", gateway_ip="10.0.0.1")]
+    vm = port(VM_PORT, "fa:16:3e:00:00:01", [(S4, "10.0.0.5")],
+              extra_dhcp_opts=[{"opt_name": "mtu", "opt_value": "1400"}])
+    before = one_network(subnets, [vm])
+    made = dhcp_port([(S4, "10.0.0.2")])
+    after = one_network(subnets, [vm, made])
+    assert with_dhcp_port(before, made) == after
+    assert dnsmasq.render_files(with_dhcp_port(before, made), DhcpConf()) == \
+        dnsmasq.render_files(after, DhcpConf())

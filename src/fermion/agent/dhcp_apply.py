@@ -32,7 +32,13 @@ from pathlib import Path
 import httpx
 
 from fermion.agent import dnsmasq
-from fermion.agent.dhcp_model import DHCP_OWNER, DhcpConf, NetworkDhcp, dhcp_device_id
+from fermion.agent.dhcp_model import (
+    DHCP_OWNER,
+    DhcpConf,
+    NetworkDhcp,
+    dhcp_device_id,
+    with_dhcp_port,
+)
 from fermion.agent.metadata_proxy import METADATA_IP, ProxyConfig, ensure_proxy, proxy_daemon
 from fermion.linux import interface
 from fermion.linux import netns as ns
@@ -127,7 +133,7 @@ class DhcpApplier:
         net_id = net.network_id
         port = self._ensure_port(net, result)
         if port is not net.dhcp_port:
-            net = dataclasses.replace(net, dhcp_port=port, dhcp_port_key=_port_key(port))
+            net = with_dhcp_port(net, port)
         netns = self.namespace(net_id)
         device = "tap" + port["id"][:11]
         interface.plug(self.ovs, interface.PlugSpec(
@@ -254,11 +260,6 @@ class DhcpApplier:
         for net_id in gone:
             self.remove_network(net_id)
         return gone
-
-
-def _port_key(port: Mapping) -> tuple:
-    return (port["id"], port["mac_address"],
-            tuple(sorted((f["subnet_id"], f["ip_address"]) for f in port.get("fixed_ips", []))))
 
 
 def _replace_if_different(path: Path, text: str) -> bool:

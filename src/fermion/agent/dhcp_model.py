@@ -14,6 +14,7 @@ host's UUID5 + ``-`` + the network id.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import uuid
 from collections.abc import Mapping
@@ -154,28 +155,51 @@ def network_dhcp(network: Mapping, subnets: list[Mapping], ports: list[Mapping],
                       and p.get("device_id") == device_id), None)
     hosts, options = [], []
     for port in sorted(ports, key=lambda p: p["id"]):
-        extra = port.get("extra_dhcp_opts") or []
-        for fixed in port.get("fixed_ips", []):
-            subnet = by_id.get(fixed.get("subnet_id"))
-            if subnet is None or subnet.dhcp_mode is None:
-                continue
-            ip = fixed["ip_address"]
-            hosts.append(Host(port["id"], port["mac_address"], _hostname(port, ip),
-                              None if subnet.stateless else ip, subnet.id, bool(extra)))
-        for opt in extra:
-            options.append(PortOption(port["id"], str(opt["opt_name"]), str(opt["opt_value"]),
-                                      int(opt.get("ip_version") or 4)))
+        port_hosts, port_options = _entries(port, by_id)
+        hosts += port_hosts
+        options += port_options
     isolated_v4 = any(s.isolated for s in served if s.ip_version == 4)
     has_v4 = any(s.ip_version == 4 for s in served)
     metadata = has_v4 and (conf.force_metadata or (conf.enable_isolated_metadata
                                                    and isolated_v4))
-    key = ()
-    if dhcp_port:
-        key = (dhcp_port["id"], dhcp_port["mac_address"],
-               tuple(sorted((f["subnet_id"], f["ip_address"])
-                            for f in dhcp_port.get("fixed_ips", []))))
     return NetworkDhcp(network["id"], network.get("mtu"), tuple(served), tuple(hosts),
-                       tuple(options), dhcp_port, key, metadata)
+                       tuple(options), dhcp_port, port_key(dhcp_port) if dhcp_port else (),
+                       metadata)
+
+
+def _entries(port: Mapping, subnets: Mapping[str, Subnet]) -> tuple[list[Host], list[PortOption]]:
+    """A port's lines in the hosts file (one per address on a served subnet) and options."""
+    extra = port.get("extra_dhcp_opts") or []
+    hosts = []
+    for fixed in port.get("fixed_ips", []):
+        subnet = subnets.get(fixed.get("subnet_id"))
+        if subnet is None or subnet.dhcp_mode is None:
+            continue
+        ip = fixed["ip_address"]
+        hosts.append(Host(port["id"], port["mac_address"], _hostname(port, ip),
+                          None if subnet.stateless else ip, subnet.id, bool(extra)))
+    options = [PortOption(port["id"], str(opt["opt_name"]), str(opt["opt_value"]),
+                          int(opt.get("ip_version") or 4)) for opt in extra]
+    return hosts, options
+
+
+def port_key(port: Mapping) -> tuple:
+    """What of the DHCP port matters to the service: id, MAC, addresses."""
+    return (port["id"], port["mac_address"],
+            tuple(sorted((f["subnet_id"], f["ip_address"]) for f in port.get("fixed_ips", []))))
+
+
+def with_dhcp_port(net: NetworkDhcp, port: Mapping) -> NetworkDhcp:
+    """``net`` served through ``port`` (just created or updated by the agent): the port and
+    its own hosts lines, as the next snapshot will show them, so that snapshot finds the
+    files already right (no reload)."""
+    hosts, options = _entries(port, {s.id: s for s in net.subnets})
+    others = [h for h in net.hosts if h.port_id != port["id"]]
+    other_options = [o for o in net.port_options if o.port_id != port["id"]]
+    return dataclasses.replace(
+        net, dhcp_port=port, dhcp_port_key=port_key(port),
+        hosts=tuple(sorted([*others, *hosts], key=lambda h: h.port_id)),
+        port_options=tuple(sorted([*other_options, *options], key=lambda o: o.port_id)))
 
 
 def desired_networks(snapshot: Mapping, host: str, conf: DhcpConf) -> dict[str, NetworkDhcp]:
