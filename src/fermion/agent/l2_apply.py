@@ -234,7 +234,9 @@ class L2Applier:
             port.tag, port.net_uuid = tag, net_uuid
             result.ovs_changes += 1
         if sets:
-            self.ovs.vsctl(*sets[1:])
+            # --no-wait: ovs-vswitchd applies the tags within its next iteration; waiting
+            # for it costs ~0.3 s per pass on a busy host and orders nothing we rely on
+            self.ovs.vsctl("--no-wait", *sets[1:])
 
         model = HostModel.from_snapshot(
             snapshot, ofports={pid: p.ofport for pid, p in wired.items()}, local_vlans=vlans,
