@@ -1,6 +1,6 @@
 """``python -m bench.run`` — Fermion's benchmarks on this machine (what ``make bench`` runs).
 
-``--suite`` picks what runs (default ``all``: api, then feed):
+``--suite`` picks what runs (default ``all``: api, then feed, l2, l3, dhcp):
 
 - ``api``: Fermion against upstream neutron-server. Starts each server in turn (never
   both at once, so they do not share the CPUs), runs the same client benchmark
@@ -13,12 +13,27 @@
   with 10,000 ports in the database, then a 1-watcher baseline, each on a fresh Fermion
   server. Writes ``bench/results/feed.json`` and the section between
   ``<!-- feed:begin -->`` and ``<!-- feed:end -->`` (``bench.feed_report``).
+- ``l2``: the L2 agent on simulated hosts (``bench.l2_bench``; needs root): port create +
+  plug → ACTIVE and ping (p50/p99), resync of 1,000 ports, iperf3 through the pipeline vs a
+  bare ``NORMAL`` bridge. Writes ``bench/results/l2.json`` and the section between
+  ``<!-- l2:begin -->`` and ``<!-- l2:end -->`` (``bench.l2_report``).
+- ``l3``: the L3 agent on simulated hosts (``bench.l3_bench``; needs root): ``router add
+  subnet`` and ``floating ip set`` to traffic passing (p50/p99), and the resync (cold and
+  no-change ``--once`` passes, profiled) of 100 routers with 10 floating IPs each. Writes
+  ``bench/results/l3.json`` and the section between ``<!-- l3:begin -->`` and
+  ``<!-- l3:end -->`` (``bench.l3_report``).
+- ``dhcp``: the DHCP agent on simulated hosts (``bench.dhcp_bench``; needs root): port
+  create → a ``udhcpc`` lease (p50/p99), the resync (cold and no-change ``--once`` passes,
+  profiled) of 200 networks × 20 ports, and leases per second for a burst of 100 clients.
+  Writes ``bench/results/dhcp.json`` and the section between ``<!-- dhcp:begin -->`` and
+  ``<!-- dhcp:end -->`` (``bench.dhcp_report``).
 
 ``--render`` runs nothing and rewrites the selected suites' sections from their JSON.
 
 Every option also reads an environment variable (named in ``--help``), so ``make bench``
-can be tuned without editing the Makefile, e.g. ``BENCH_FILL_BUDGET=3000 make bench`` to
-let upstream fill all 10,000 ports.
+can be tuned without editing the Makefile, e.g. ``BENCH_FILL=api BENCH_FILL_BUDGET=3000
+make bench`` to fill upstream's 10,000 ports through its API alone (instead of copying
+rows past ``--clone-from``).
 """
 
 from __future__ import annotations
@@ -34,7 +49,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import feed_report, peer_neutron
+from bench import dhcp_report, feed_report, l2_report, l3_report, peer_neutron
 from bench.api_bench import (
     DEFAULT_LIST_SIZES,
     ApiBench,
@@ -43,16 +58,22 @@ from bench.api_bench import (
     list_sizes,
     ratios,
 )
+from bench.dhcp_bench import DhcpConfig, run_dhcp_bench
 from bench.feed_bench import run_feed_bench
+from bench.l2_bench import L2Config, run_l2_bench
+from bench.l3_bench import L3Config, run_l3_bench
 from bench.proc import BUSY_CORES, install_signal_handlers, machine_load
 from bench.report import REPO, new_report, save
 from bench.servers import make_server
 
 DEFAULT_JSON = REPO / "bench" / "results" / "api.json"
 DEFAULT_FEED_JSON = REPO / "bench" / "results" / "feed.json"
+DEFAULT_L2_JSON = REPO / "bench" / "results" / "l2.json"
+DEFAULT_L3_JSON = REPO / "bench" / "results" / "l3.json"
+DEFAULT_DHCP_JSON = REPO / "bench" / "results" / "dhcp.json"
 DEFAULT_MD = REPO / "BENCHMARKS.md"
 ORDER = ("fermion", "neutron")
-SUITES = ("api", "feed")
+SUITES = ("api", "feed", "l2", "l3", "dhcp")
 TITLES = {"fermion": "Fermion", "neutron": f"Neutron {peer_neutron.NEUTRON_VERSION}"}
 CLIENT = ("stdlib http.client, one new TCP connection per request (Connection: close); "
           "latency = time to the last response byte")
@@ -113,7 +134,8 @@ def bench_server(name: str, cfg: BenchConfig, rep: PlainReporter) -> dict[str, A
             time.sleep(1.0)  # let start-up work settle before the idle RSS sample
             with machine_load(server) as load:
                 out.update(ApiBench(server.url, cfg, reporter=rep, rss=server.rss,
-                                    cpu=server.cpu_s).run())
+                                    cpu=server.cpu_s,
+                                    clone=getattr(server, "clone_ports", None)).run())
             out["machine_load"] = load
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -132,6 +154,16 @@ def notes_for(name: str, res: dict[str, Any]) -> list[str]:
         notes.append(f"{title} failed: {res['error'].splitlines()[0][:300]}")
         return notes
     fill = res.get("fill", {})
+    if fill.get("clones"):
+        copied = sum(c["added"] for c in fill["clones"])
+        first = fill["clones"][0]
+        notes.append(
+            f"{title}: {fill['api_ports']} ports were made through its API (single and bulk "
+            f"creates), the other {copied:,} by copying its bulk-created ports' rows in its "
+            f"database ({sum(c['seconds'] for c in fill['clones']):.0f} s; see "
+            "`--fill`); before each list the API counted exactly the ports expected, and a "
+            f"copy shown through the API had the same {first['attributes']} attributes as "
+            f"its original, equal except {', '.join(first['differs'])}.")
     if fill.get("timed_out"):
         sizes = [e["ports"] for e in res.get("list", [])]
         notes.append(
@@ -163,6 +195,20 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.{digits}f} {unit}"
 
 
+def fill_method(cfg: dict[str, Any]) -> str:
+    """How the port table was filled past the API's share (``--fill``), for the intro."""
+    if cfg.get("fill", "api") != "clone":
+        return ""
+    return (f" up to {cfg['clone_from']:,} ports, and beyond that, on upstream only (whose "
+            "API creates a few ports per second), by copying the bulk-created ports in its "
+            "SQLite database: every row of each (standard attributes, port, fixed IPs and "
+            "their IPAM allocation, ML2 binding, port security, security group binding, any "
+            "other table that references the port) with a new UUID, MAC address, free IP "
+            "address, name and device_id in the pattern of the bulk creates; each size is "
+            "checked through its API before it is timed. Fermion is filled through its API "
+            "all the way")
+
+
 def markdown_section(report: dict[str, Any]) -> str:
     from bench.api_bench import common_size, headline
 
@@ -190,7 +236,8 @@ def markdown_section(report: dict[str, Any]) -> str:
         "`neutron.wsgi.api:application` under uWSGI with one thread. Client: "
         f"{report['client']}. Single creates: {cfg['create_sequential']} sequential, "
         f"{cfg['create_concurrent']} from {cfg['clients']} threads; the table is then filled "
-        f"with bulk creates of {cfg['bulk_size']} ports; lists are the median of "
+        f"with bulk creates of {cfg['bulk_size']} ports{fill_method(cfg)}; lists are the "
+        "median of "
         f"{cfg['list_repeats']}; {cfg['ops']} each of show/update/delete. \"Ready after "
         "start\" runs from process start to the first `GET /` → 200 (upstream's schema is "
         "built before it starts; Fermion migrates its own database at start).",
@@ -225,12 +272,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m bench.run",
         description="Fermion's benchmarks on this machine: its Neutron API against upstream "
-                    "neutron-server (installed into bench/.peer/venv on first use), and its "
-                    "change feed under load.",
+                    "neutron-server (installed into bench/.peer/venv on first use), its "
+                    "change feed under load, and the L2, L3 and DHCP agents on simulated "
+                    "hosts (root).",
         epilog="Each option's default can also come from the environment variable shown.")
     ap.add_argument("--suite", choices=("all", *SUITES), default=_env("BENCH_SUITE", "all"),
                     help="which benchmarks to run or --render (default %(default)s: api, "
-                         "then feed) [BENCH_SUITE]")
+                         "then feed, l2, l3, dhcp) [BENCH_SUITE]")
     ap.add_argument("--markdown", type=Path, default=Path(_env("BENCH_MARKDOWN", DEFAULT_MD)),
                     help="report to rewrite between each suite's markers (default "
                          "BENCHMARKS.md) [BENCH_MARKDOWN]")
@@ -255,10 +303,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                           "[BENCH_BULK_SIZE]")
     api.add_argument("--fill-budget", type=float,
                      default=float(_env("BENCH_FILL_BUDGET", 600)),
-                     help="seconds each server may spend bulk-filling; list sizes not reached "
-                          "in time are skipped and reported (default %(default)s; upstream "
-                          "bulk-creates only ~3-6 ports/s on 2 CPUs, so 10,000 ports take "
-                          "it 30-60 min) [BENCH_FILL_BUDGET]")
+                     help="seconds each server may spend bulk-filling through its API; "
+                          "with --fill api, list sizes not reached in time are skipped and "
+                          "reported (upstream bulk-creates only ~3-6 ports/s on 2 CPUs, so "
+                          "10,000 ports take it 30-60 min); with --fill clone, copying takes "
+                          "over (default %(default)s) [BENCH_FILL_BUDGET]")
+    api.add_argument("--fill", choices=("clone", "api"), default=_env("BENCH_FILL", "clone"),
+                     help="how upstream's port table grows past --clone-from ports: copy "
+                          "its bulk-created ports' rows in its database (clone, default), or "
+                          "bulk creates through its API within --fill-budget (api); Fermion "
+                          "is always filled through its API [BENCH_FILL]")
+    api.add_argument("--clone-from", type=int, default=int(_env("BENCH_CLONE_FROM", 1000)),
+                     help="with --fill clone: ports made through the API before copying "
+                          "starts (default %(default)s) [BENCH_CLONE_FROM]")
     api.add_argument("--list-repeats", type=int, default=int(_env("BENCH_LIST_REPEATS", 3)),
                      help="lists per size, median reported (default %(default)s) "
                           "[BENCH_LIST_REPEATS]")
@@ -289,6 +346,73 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     feed.add_argument("--feed-json", type=Path,
                       default=Path(_env("BENCH_FEED_JSON", DEFAULT_FEED_JSON)),
                       help="results file (default bench/results/feed.json) [BENCH_FEED_JSON]")
+    l2 = ap.add_argument_group("l2 suite (the L2 agent on simulated hosts; needs root)")
+    l2.add_argument("--l2-ports", type=int, default=int(_env("BENCH_L2_PORTS", 200)),
+                    help="ports timed from create + plug to ACTIVE and ping (default "
+                         "%(default)s) [BENCH_L2_PORTS]")
+    l2.add_argument("--l2-resync-ports", type=int,
+                    default=int(_env("BENCH_L2_RESYNC_PORTS", 1000)),
+                    help="ports on the host for the resync passes (default %(default)s) "
+                         "[BENCH_L2_RESYNC_PORTS]")
+    l2.add_argument("--l2-default-sg-ports", type=int,
+                    default=int(_env("BENCH_L2_DEFAULT_SG_PORTS", 200)),
+                    help="resync again at this size with the default security group "
+                         "(remote group); 0 skips (default %(default)s) "
+                         "[BENCH_L2_DEFAULT_SG_PORTS]")
+    l2.add_argument("--l2-poll-interval", type=float,
+                    default=float(_env("BENCH_L2_POLL_INTERVAL", 2.0)),
+                    help="the running agent's --poll-interval; local plugs wake it at once "
+                         "(OVSDB monitor) (default %(default)s) [BENCH_L2_POLL_INTERVAL]")
+    l2.add_argument("--l2-sg", choices=("prefix", "default"),
+                    default=_env("BENCH_L2_SG", "prefix"),
+                    help="ports' security group: ingress from the subnet's prefix, or the "
+                         "default group (remote group) (default %(default)s) [BENCH_L2_SG]")
+    l2.add_argument("--l2-iperf-seconds", type=float,
+                    default=float(_env("BENCH_L2_IPERF_SECONDS", 5)),
+                    help="seconds per iperf3 run (default %(default)s) "
+                         "[BENCH_L2_IPERF_SECONDS]")
+    l2.add_argument("--l2-iperf-repeats", type=int,
+                    default=int(_env("BENCH_L2_IPERF_REPEATS", 5)),
+                    help="iperf3 runs per path, alternating (default %(default)s) "
+                         "[BENCH_L2_IPERF_REPEATS]")
+    l2.add_argument("--l2-no-vxlan", action="store_true",
+                    default=bool(_env("BENCH_L2_NO_VXLAN", "")),
+                    help="skip the two-host VXLAN throughput run [BENCH_L2_NO_VXLAN]")
+    l2.add_argument("--l2-json", type=Path, default=Path(_env("BENCH_L2_JSON", DEFAULT_L2_JSON)),
+                    help="results file (default bench/results/l2.json) [BENCH_L2_JSON]")
+    l3 = ap.add_argument_group("l3 suite (the L3 agent on simulated hosts; needs root)")
+    l3.add_argument("--l3-samples", type=int, default=int(_env("BENCH_L3_SAMPLES", 25)),
+                    help="router add subnet, and floating ip set, timed to traffic each "
+                         "(default %(default)s) [BENCH_L3_SAMPLES]")
+    l3.add_argument("--l3-routers", type=int, default=int(_env("BENCH_L3_ROUTERS", 100)),
+                    help="routers on the host for the resync passes (default %(default)s) "
+                         "[BENCH_L3_ROUTERS]")
+    l3.add_argument("--l3-fips", type=int, default=int(_env("BENCH_L3_FIPS", 10)),
+                    help="floating IPs per router in the resync (default %(default)s) "
+                         "[BENCH_L3_FIPS]")
+    l3.add_argument("--l3-json", type=Path, default=Path(_env("BENCH_L3_JSON", DEFAULT_L3_JSON)),
+                    help="results file (default bench/results/l3.json) [BENCH_L3_JSON]")
+    dhcp = ap.add_argument_group("dhcp suite (the DHCP agent on simulated hosts; needs root)")
+    dhcp.add_argument("--dhcp-samples", type=int, default=int(_env("BENCH_DHCP_SAMPLES", 40)),
+                      help="ports timed from create to a udhcpc lease (default %(default)s) "
+                           "[BENCH_DHCP_SAMPLES]")
+    dhcp.add_argument("--dhcp-retry-ms", type=int, default=int(_env("BENCH_DHCP_RETRY_MS", 100)),
+                      help="a new udhcpc every this many ms while waiting for a lease; bounds "
+                           "the resolution (default %(default)s) [BENCH_DHCP_RETRY_MS]")
+    dhcp.add_argument("--dhcp-networks", type=int,
+                      default=int(_env("BENCH_DHCP_NETWORKS", 200)),
+                      help="networks in the resync (default %(default)s) [BENCH_DHCP_NETWORKS]")
+    dhcp.add_argument("--dhcp-ports", type=int, default=int(_env("BENCH_DHCP_PORTS", 20)),
+                      help="ports per network in the resync (default %(default)s) "
+                           "[BENCH_DHCP_PORTS]")
+    dhcp.add_argument("--dhcp-clients", type=int, default=int(_env("BENCH_DHCP_CLIENTS", 100)),
+                      help="clients in the burst (default %(default)s) [BENCH_DHCP_CLIENTS]")
+    dhcp.add_argument("--dhcp-rounds", type=int, default=int(_env("BENCH_DHCP_ROUNDS", 3)),
+                      help="bursts, one after another (default %(default)s) "
+                           "[BENCH_DHCP_ROUNDS]")
+    dhcp.add_argument("--dhcp-json", type=Path,
+                      default=Path(_env("BENCH_DHCP_JSON", DEFAULT_DHCP_JSON)),
+                      help="results file (default bench/results/dhcp.json) [BENCH_DHCP_JSON]")
     return ap.parse_args(argv)
 
 
@@ -302,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return render(suites, args, rep)
     codes = []
     for suite in suites:
-        code = (api_suite if suite == "api" else feed_suite)(argv, args, rep)
+        code = RUNNERS[suite](argv, args, rep)
         if code == 130:
             return code
         codes.append(code)
@@ -313,13 +437,14 @@ def render(suites: Sequence[str], args: argparse.Namespace, rep: PlainReporter) 
     """``--render``: each selected suite's section again from its JSON file."""
     codes = []
     for suite in suites:
-        path = args.json if suite == "api" else args.feed_json
+        path = {"api": args.json, "feed": args.feed_json, "l2": args.l2_json,
+                "l3": args.l3_json, "dhcp": args.dhcp_json}[suite]
         if not path.exists():
             rep.log(f"no {path}: the {suite} section is left as it is")
             codes.append(1)
             continue
         report = json.loads(path.read_text())
-        codes.append((write_report if suite == "api" else write_feed_report)(report, args, rep))
+        codes.append(WRITERS[suite](report, args, rep))
     return max(codes)
 
 
@@ -330,7 +455,8 @@ def api_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter)
                       clients=args.clients,
                       list_sizes=tuple(sorted(int(s) for s in args.sizes.split(",") if s)),
                       bulk_size=args.bulk_size, fill_budget_s=args.fill_budget,
-                      list_repeats=args.list_repeats, ops=args.ops)
+                      list_repeats=args.list_repeats, ops=args.ops, fill=args.fill,
+                      clone_from=args.clone_from)
     names = [args.only] if args.only else list(ORDER)
     report = new_report("api", argv, client=CLIENT, config=cfg.as_dict(), servers={})
     try:
@@ -412,6 +538,91 @@ def write_feed_report(report: dict[str, Any], args: argparse.Namespace,
     feed_report.finish(report)
     save(report, args.feed_json, args.markdown, feed_report.markdown_section, rep.log)
     return 0 if all("error" not in r for r in report["runs"].values()) else 1
+
+
+# -- l2 suite ----------------------------------------------------------------------------------
+
+def l2_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
+    """The L2 agent's three phases (``bench.l2_bench``), each on a fresh server and hosts."""
+    if os.geteuid() != 0:
+        rep.log("l2 suite skipped: it needs root (network namespaces, Open vSwitch)")
+        return 1
+    cfg = L2Config(ports=args.l2_ports, resync_ports=args.l2_resync_ports,
+                   default_sg_ports=args.l2_default_sg_ports,
+                   poll_interval=args.l2_poll_interval, sg=args.l2_sg,
+                   iperf_seconds=args.l2_iperf_seconds, iperf_repeats=args.l2_iperf_repeats,
+                   vxlan=not args.l2_no_vxlan)
+    report = new_report("l2", argv, config=cfg.as_dict(), phases={})
+    try:
+        report["phases"] = run_l2_bench(cfg, rep)
+    except KeyboardInterrupt:
+        rep.log("interrupted: hosts, agents and server removed, nothing written")
+        return 130
+    return write_l2_report(report, args, rep)
+
+
+def write_l2_report(report: dict[str, Any], args: argparse.Namespace,
+                    rep: PlainReporter) -> int:
+    l2_report.finish(report)
+    save(report, args.l2_json, args.markdown, l2_report.markdown_section, rep.log)
+    return 0 if all("error" not in r for r in report["phases"].values()) else 1
+
+
+# -- l3 suite ----------------------------------------------------------------------------------
+
+def l3_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
+    """The L3 agent's two phases (``bench.l3_bench``), each on a fresh server and hosts."""
+    if os.geteuid() != 0:
+        rep.log("l3 suite skipped: it needs root (network namespaces, Open vSwitch)")
+        return 1
+    cfg = L3Config(samples=args.l3_samples, routers=args.l3_routers, fips=args.l3_fips)
+    report = new_report("l3", argv, config=cfg.as_dict(), phases={})
+    try:
+        report["phases"] = run_l3_bench(cfg, rep)
+    except KeyboardInterrupt:
+        rep.log("interrupted: hosts, agents, routers and server removed, nothing written")
+        return 130
+    return write_l3_report(report, args, rep)
+
+
+def write_l3_report(report: dict[str, Any], args: argparse.Namespace,
+                    rep: PlainReporter) -> int:
+    l3_report.finish(report)
+    save(report, args.l3_json, args.markdown, l3_report.markdown_section, rep.log)
+    return 0 if all("error" not in r for r in report["phases"].values()) else 1
+
+
+# -- dhcp suite --------------------------------------------------------------------------------
+
+def dhcp_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
+    """The DHCP agent's three phases (``bench.dhcp_bench``), each on a fresh server and hosts."""
+    if os.geteuid() != 0:
+        rep.log("dhcp suite skipped: it needs root (network namespaces, Open vSwitch)")
+        return 1
+    cfg = DhcpConfig(samples=args.dhcp_samples, retry_ms=args.dhcp_retry_ms,
+                     networks=args.dhcp_networks, ports_per_network=args.dhcp_ports,
+                     clients=args.dhcp_clients, burst_rounds=args.dhcp_rounds)
+    report = new_report("dhcp", argv, config=cfg.as_dict(), phases={})
+    try:
+        report["phases"] = run_dhcp_bench(cfg, rep)
+    except KeyboardInterrupt:
+        rep.log("interrupted: clients, agents, dnsmasq, hosts and server removed, nothing "
+                "written")
+        return 130
+    return write_dhcp_report(report, args, rep)
+
+
+def write_dhcp_report(report: dict[str, Any], args: argparse.Namespace,
+                      rep: PlainReporter) -> int:
+    dhcp_report.finish(report)
+    save(report, args.dhcp_json, args.markdown, dhcp_report.markdown_section, rep.log)
+    return 0 if all("error" not in r for r in report["phases"].values()) else 1
+
+
+RUNNERS = {"api": api_suite, "feed": feed_suite, "l2": l2_suite, "l3": l3_suite,
+           "dhcp": dhcp_suite}
+WRITERS = {"api": write_report, "feed": write_feed_report, "l2": write_l2_report,
+           "l3": write_l3_report, "dhcp": write_dhcp_report}
 
 
 if __name__ == "__main__":
