@@ -304,3 +304,19 @@ def test_unknown_plugged_ports_are_dropped_in_table_0():
     drops = [f for f in br_int_flows(m) if f.table == 0 and f.get("in_port") in ("41", "42")]
     assert len(drops) == 2 and all(f.actions == ("drop",) for f in drops)
     assert all(f.priority > 0 and f.cookie == cookies.DEAD_PORT for f in drops)
+
+
+def test_port_flow_cache_gives_the_same_flows_and_recompiles_only_what_changed():
+    from fermion.agent.l2_flows import PortFlowCache
+
+    m = fx.model()
+    cache = PortFlowCache()
+    assert compile_all(m, cache) == compile_all(m)
+    cached = {k: list(v) for k, v in cache._flows.items()}
+    assert compile_all(m, cache) == compile_all(m)
+    assert all(cache._flows[k] is not None and cache._flows[k] == v for k, v in cached.items())
+    # a changed security group rule set changes the key of the ports using the group
+    group = next(iter(m.sg_rules))
+    changed = dataclasses.replace(m, sg_rules={**m.sg_rules, group: ()})
+    assert compile_all(changed, cache) == compile_all(changed)
+    assert len(cache) == len(m.ports)  # stale entries pruned

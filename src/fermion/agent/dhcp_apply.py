@@ -109,8 +109,9 @@ class DhcpApplier:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o755)  # dnsmasq re-reads its files as an unprivileged user
         if todo:
+            view = interface.NetView(self.ovs)  # namespaces and OVS read once this pass
             with ThreadPoolExecutor(min(self.threads, len(todo))) as pool:
-                list(pool.map(lambda net: self._apply_guarded(net, result), todo))
+                list(pool.map(lambda net: self._apply_guarded(net, result, view), todo))
         for net_id in sorted(self._present() - set(desired)):
             self._guard(net_id, result, self.remove_network, net_id)
             result.removed.append(net_id)
@@ -118,8 +119,9 @@ class DhcpApplier:
         self.check_daemons(result)
         return result
 
-    def _apply_guarded(self, net: NetworkDhcp, result: ApplyResult) -> None:
-        self._guard(net.network_id, result, self.apply_network, net, result)
+    def _apply_guarded(self, net: NetworkDhcp, result: ApplyResult,
+                       view: interface.NetView | None = None) -> None:
+        self._guard(net.network_id, result, self.apply_network, net, result, view)
 
     def _guard(self, net_id: str, result: ApplyResult, fn, *args) -> None:
         try:
@@ -129,7 +131,8 @@ class DhcpApplier:
             result.errors[net_id] = str(exc)
             self.applied.pop(net_id, None)
 
-    def apply_network(self, net: NetworkDhcp, result: ApplyResult) -> None:
+    def apply_network(self, net: NetworkDhcp, result: ApplyResult,
+                      view: interface.NetView | None = None) -> None:
         net_id = net.network_id
         port = self._ensure_port(net, result)
         if port is not net.dhcp_port:
@@ -138,9 +141,9 @@ class DhcpApplier:
         device = "tap" + port["id"][:11]
         interface.plug(self.ovs, interface.PlugSpec(
             device=device, netns=netns, bridge=BRIDGE, port_id=port["id"],
-            mac=port["mac_address"], mtu=net.mtu, ovs_netns=self.ovs_netns))
+            mac=port["mac_address"], mtu=net.mtu, ovs_netns=self.ovs_netns), view)
         cidrs = net.dhcp_cidrs() + ([f"{METADATA_IP}/32"] if net.metadata else [])
-        interface.set_addresses(device, cidrs, netns=netns)
+        interface.set_addresses(device, cidrs, netns=netns, view=view)
 
         paths = self.paths(net_id)
         paths.dir.mkdir(parents=True, exist_ok=True)

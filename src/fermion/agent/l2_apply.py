@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from fermion.agent import cookies
 from fermion.agent import flows as fl
-from fermion.agent.l2_flows import compile_all
+from fermion.agent.l2_flows import PortFlowCache, compile_all
 from fermion.agent.l2_model import HostModel, PhysBridge, allocate_local_vlans
 from fermion.agent.pipeline import BR_INT, BR_TUN
 from fermion.linux.ovs import Ovs, OvsState
@@ -94,6 +94,7 @@ class L2Applier:
         self.arp_responder = arp_responder and l2_population
         self.audit_interval = audit_interval
         self._known: dict[str, dict[tuple, fl.Flow]] = {}  # bridge -> flow key -> flow
+        self._compiled = PortFlowCache()
         self._audited = 0.0
         self.host = host
         self.bridge_mappings = dict(bridge_mappings or {})
@@ -247,7 +248,7 @@ class L2Applier:
             dead_ofports=[p.ofport for p in plugged.values()
                           if p.tag == DEAD_VLAN and p.ofport > 0])
         self._check_flow_cache()
-        for bridge, desired in compile_all(model).items():
+        for bridge, desired in compile_all(model, self._compiled).items():
             added, deleted = self.apply_flows(bridge, desired)
             result.flows_added[bridge] = added
             result.flows_deleted[bridge] = deleted

@@ -49,9 +49,50 @@ def _dedupe(flows: Iterable[Flow]) -> list[Flow]:
     return list(seen.values())
 
 
-def compile_all(model: HostModel) -> dict[str, list[Flow]]:
-    """Desired flows per bridge name."""
-    out = {BR_INT: br_int_flows(model)}
+class PortFlowCache:
+    """Each local port's compiled flows, kept between passes.
+
+    A port's flows (anti-spoofing, transient marks, its firewall and security group rules)
+    depend only on the port itself, its network's local VLAN, its groups' rules and the
+    members of the groups those rules name; that tuple is the key. A pass then compiles
+    only the ports whose key changed, instead of all of them (most of a pass's CPU with
+    1,000 ports). Entries not used by the last compile are dropped.
+    """
+
+    def __init__(self) -> None:
+        self._flows: dict[tuple, list[Flow]] = {}
+        self._used: set[tuple] = set()
+
+    @staticmethod
+    def key(model: HostModel, port: Port) -> tuple:
+        rules = tuple((sg, model.sg_rules.get(sg, ())) for sg in port.security_groups)
+        remote = sorted({r.remote_group_id for _, group in rules for r in group
+                         if r.remote_group_id})
+        members = tuple((g, model.sg_members.get(g, ())) for g in remote)
+        return (port, model.networks[port.network_id].local_vlan, rules, members)
+
+    def port_flows(self, model: HostModel, port: Port) -> list[Flow]:
+        key = self.key(model, port)
+        self._used.add(key)
+        flows = self._flows.get(key)
+        if flows is None:
+            flows = self._flows[key] = port_flows(model, port)
+        return flows
+
+    def prune(self) -> None:
+        """Forget what the compile since the last prune did not use."""
+        self._flows = {k: v for k, v in self._flows.items() if k in self._used}
+        self._used = set()
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+
+def compile_all(model: HostModel, cache: PortFlowCache | None = None) -> dict[str, list[Flow]]:
+    """Desired flows per bridge name (``cache``: reuse ports' flows from earlier passes)."""
+    out = {BR_INT: br_int_flows(model, cache)}
+    if cache is not None:
+        cache.prune()
     for phys in model.phys_bridges:
         out[phys.bridge] = br_phys_flows(model, phys.bridge)
     if model.patch_int_ofport is not None:
@@ -62,7 +103,7 @@ def compile_all(model: HostModel) -> dict[str, list[Flow]]:
 # --------------------------------------------------------------------------- br-int
 
 
-def br_int_flows(model: HostModel) -> list[Flow]:
+def br_int_flows(model: HostModel, cache: PortFlowCache | None = None) -> list[Flow]:
     flows = _br_int_base()
     for phys in model.phys_bridges:
         flows.append(make(BR_INT, 0, 2, {"in_port": phys.int_ofport}, ["drop"], cookies.BASE))
@@ -72,7 +113,8 @@ def br_int_flows(model: HostModel) -> list[Flow]:
         flows += _br_int_network(model, net)
     for port in model.ports:
         if port.network_id in model.networks:
-            flows += port_flows(model, port)
+            flows += (port_flows(model, port) if cache is None
+                      else cache.port_flows(model, port))
     return _dedupe(flows)
 
 

@@ -115,8 +115,9 @@ class L3Applier:
         self._reap_arpings()
         result = L3Result()
         wanted = {r.namespace: r for r in routers}
+        view = interface.NetView(self.ovs)  # each namespace and OVS read once this pass
         for router in routers:
-            result.routers[router.id] = self.ensure(router)
+            result.routers[router.id] = self.ensure(router, view)
         prefix = self.namespace_prefix + NAMESPACE_PREFIX
         for name in ns.list_netns():
             if name.startswith(prefix) and name not in wanted:
@@ -126,39 +127,43 @@ class L3Applier:
         return result
 
     # ------------------------------------------------------------------ one router
-    def ensure(self, router: Router) -> RouterResult:
+    def ensure(self, router: Router, view: interface.NetView | None = None) -> RouterResult:
         res = RouterResult()
+        view = view or interface.NetView(self.ovs)
         netns = router.namespace
-        if not ns.netns_exists(netns):
+        new = not ns.netns_exists(netns)
+        if new:
             ns.add_netns(netns)
+            view.forget(netns)
             res.changes.append(f"netns {netns}")
         res.changes += self._ensure_forwarding(netns)
 
         wanted = {p.device for p in router.ports}
-        for dev in self._our_devices(netns):
+        for dev in self._our_devices(netns, view):
             if dev not in wanted:
                 interface.unplug(self.ovs, dev, netns, ovs_netns=self.ovs_netns)
                 res.changes.append(f"unplugged {dev}")
         for port in router.ports:
             res.changes += interface.plug(self.ovs, interface.PlugSpec(
                 device=port.device, netns=netns, bridge=self.bridge, port_id=port.id,
-                mac=port.mac, mtu=port.mtu, ovs_netns=self.ovs_netns))
+                mac=port.mac, mtu=port.mtu, ovs_netns=self.ovs_netns), view)
         for port in router.interfaces:
-            res.changes += interface.set_addresses(port.device, port.cidrs, netns=netns)
+            res.changes += interface.set_addresses(port.device, port.cidrs, netns=netns,
+                                                   view=view)
 
         plan = self.iptables.apply(netns, l3_rules.router_rules(
             router, metadata_port=self.metadata_port))
         res.iptables_changed = [f"{t}:{c}" for t, c in plan.rewritten + plan.jumps_fixed
                                 + plan.removed]
-        if plan.rewritten:  # a floating IP may now lead elsewhere: old connections go
-            for fip in router.floating_ips:
-                conntrack.flush_stale_dnat(netns, fip.floating_ip, fip.fixed_ip)
+        if plan.rewritten and not new:  # a floating IP may lead elsewhere now: old
+            conntrack.flush_stale_dnat(netns, {  # connections to its old target go
+                f.floating_ip: f.fixed_ip for f in router.floating_ips})
 
         gw = router.gateway
         if gw is not None:
             fips = [f"{f.floating_ip}/32" for f in router.floating_ips]
             changed = interface.set_addresses(gw.port.device, [*gw.port.cidrs, *fips],
-                                              netns=netns)
+                                              netns=netns, view=view)
             res.changes += changed
             for change in changed:
                 address = change[1:].split("/")[0]
@@ -199,11 +204,11 @@ class L3Applier:
         return ["forwarding on"]
 
     @staticmethod
-    def _our_devices(netns: str) -> list[str]:
+    def _our_devices(netns: str, view: interface.NetView | None = None) -> list[str]:
         if not ns.netns_exists(netns):
             return []
-        return [dev for dev in ns.list_links(netns=netns)
-                if dev.startswith((INTERNAL_PREFIX, EXTERNAL_PREFIX))]
+        links = ns.list_links(netns=netns) if view is None else view.link_names(netns)
+        return [dev for dev in links if dev.startswith((INTERNAL_PREFIX, EXTERNAL_PREFIX))]
 
     def _ensure_routes(self, router: Router) -> list[str]:
         """Routes with a next hop (default + extra routes), IPv4, made exactly as wanted."""
@@ -247,9 +252,10 @@ class L3Applier:
 
     def _remove_orphan_ovs_ports(self, wanted: set[str]) -> None:
         """qr-/qg- ports on br-int with no router of ours (their namespace went away)."""
-        if self.bridge not in self.ovs.list_bridges():
+        state = self.ovs.state()
+        if self.bridge not in state.bridges:
             return
-        for port in self.ovs.list_ports(self.bridge):
+        for port in state.ports_of(self.bridge):
             if port.startswith((INTERNAL_PREFIX, EXTERNAL_PREFIX)) and port not in wanted:
                 self.ovs.del_port(port)
                 ns.delete_link(port, netns=self.ovs_netns)

@@ -8,6 +8,7 @@ keep flowing. ``conntrack -D`` exits 1 when nothing matched; that is not an erro
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from fermion.linux.cmd import CommandError, run
 
@@ -31,17 +32,22 @@ def flush_address(netns: str | None, address: str) -> int:
     return _delete(netns, "--orig-dst", address) + _delete(netns, "--reply-dst", address)
 
 
-def flush_stale_dnat(netns: str | None, address: str, target: str) -> int:
-    """Delete the entries of connections to `address` that were NATed to another address than
-    `target` (a floating IP moved to another fixed IP); returns how many were deleted."""
-    out = run(["conntrack", "-L", "--orig-dst", address], netns=netns, check=False).stdout
+def flush_stale_dnat(netns: str | None, targets: Mapping[str, str]) -> int:
+    """Delete the entries of connections to a floating IP (a key of `targets`) that were
+    NATed to another address than its target (the floating IP moved to another fixed IP).
+    One ``conntrack -L`` for the namespace; returns how many entries were deleted."""
+    if not targets:
+        return 0
+    out = run(["conntrack", "-L"], netns=netns, check=False).stdout
     stale = set()
     for line in out.splitlines():
+        dst = re.search(r"\bdst=(\S+)", line)
         sources = re.findall(r"\bsrc=(\S+)", line)
-        if len(sources) >= 2 and sources[1] != target:  # the reply comes from the NAT target
-            stale.add(sources[1])
-    return sum(_delete(netns, "--orig-dst", address, "--reply-src", old)
-               for old in sorted(stale))
+        if dst and dst.group(1) in targets and len(sources) >= 2 \
+                and sources[1] != targets[dst.group(1)]:  # replies come from the NAT target
+            stale.add((dst.group(1), sources[1]))
+    return sum(_delete(netns, "--orig-dst", fip, "--reply-src", old)
+               for fip, old in sorted(stale))
 
 
 def list_entries(netns: str | None) -> str:

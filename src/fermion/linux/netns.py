@@ -82,6 +82,27 @@ def link_info(dev: str, *, netns: str | None = None) -> dict:
     return json.loads(_ip(netns, "-j", "link", "show", "dev", dev).stdout)[0]
 
 
+def addr_table(*, netns: str | None = None) -> dict[str, dict]:
+    """Every link of `netns` with its addresses: `ip -j addr show` by interface name.
+
+    One command answers what `link_info` and `list_addresses` would ask per device."""
+    return {link["ifname"]: link for link in json.loads(_ip(netns, "-j", "addr", "show").stdout)}
+
+
+def addr_info(dev: str, *, netns: str | None = None) -> dict | None:
+    """`ip -j addr show dev DEV` (flags, mtu, address, addr_info), or None if absent."""
+    proc = _ip(netns, "-j", "addr", "show", "dev", dev, check=False)
+    if proc.returncode != 0:
+        return None
+    links = json.loads(proc.stdout)
+    return links[0] if links else None
+
+
+def cidrs_of(info: dict) -> list[str]:
+    """The CIDRs in an `ip -j addr` entry, e.g. ['10.0.0.5/24']."""
+    return [f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", [])]
+
+
 def list_links(*, netns: str | None = None) -> list[str]:
     return [link["ifname"] for link in json.loads(_ip(netns, "-j", "link", "show").stdout)]
 
@@ -158,7 +179,7 @@ def delete_address(dev: str, cidr: str, *, netns: str | None = None) -> None:
 def list_addresses(dev: str, *, netns: str | None = None) -> list[str]:
     """CIDRs on `dev`, e.g. ['10.0.0.5/24']."""
     info = json.loads(_ip(netns, "-j", "addr", "show", "dev", dev).stdout)
-    return [f"{a['local']}/{a['prefixlen']}" for link in info for a in link.get("addr_info", [])]
+    return [cidr for link in info for cidr in cidrs_of(link)]
 
 
 def add_route(dest: str, *, via: str | None = None, dev: str | None = None,
