@@ -55,7 +55,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.feed_bench import Connection
-from bench.l2_bench import Lab, _children_cpu_s, _wait, load_meter, summary_ms, tree_cpu_s
+from bench.l2_bench import (
+    Lab,
+    _children_cpu_s,
+    _wait,
+    load_meter,
+    run_phases,
+    summary_ms,
+    tree_cpu_s,
+)
 from bench.l3_bench import subnet_cidr
 from bench.proc import _die_with_parent
 from bench.report import REPO
@@ -624,31 +632,9 @@ PHASES: dict[str, Callable[[DhcpConfig, Any], dict[str, Any]]] = {
 
 
 def run_dhcp_bench(cfg: DhcpConfig, rep: Any, phases: Sequence[str] = tuple(PHASES)
-                   ) -> dict[str, Any]:
+                  ) -> dict[str, Any]:
     """Each phase in turn; a failed phase is recorded (``error``) and the next one runs."""
-    from fermion.lab.host import sweep_stale
-
-    if os.geteuid() != 0:
-        raise RuntimeError("the dhcp benchmark needs root (namespaces, Open vSwitch)")
-    swept = sweep_stale()
-    if swept:
-        rep.log(f"[dhcp] swept host groups left by dead processes: {', '.join(swept)}")
-    out: dict[str, Any] = {}
-    for name in phases:
-        rep.log(f"== DHCP agent: {name} ==")
-        t0 = time.monotonic()
-        try:
-            out[name] = PHASES[name](cfg, rep)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded, the other phases still run
-            import traceback
-
-            rep.log(f"[dhcp] {name} FAILED: {exc}")
-            rep.log(traceback.format_exc(limit=4))
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-        out[name]["total_s"] = round(time.monotonic() - t0, 1)
-    return out
+    return run_phases("dhcp", "DHCP agent", PHASES, cfg, rep, phases)
 
 
 if __name__ == "__main__":

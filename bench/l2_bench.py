@@ -53,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -738,30 +738,38 @@ PHASES: dict[str, Callable[[L2Config, Any], dict[str, Any]]] = {
     "active": phase_active, "resync": phase_resync, "throughput": phase_throughput}
 
 
-def run_l2_bench(cfg: L2Config, rep: Any, phases: Sequence[str] = tuple(PHASES)
-                 ) -> dict[str, Any]:
-    """Each phase in turn; a failed phase is recorded (``error``) and the next one runs."""
+def run_phases(tag: str, title: str, table: Mapping[str, Callable[[Any, Any], dict]],
+               cfg: Any, rep: Any, phases: Sequence[str]) -> dict[str, Any]:
+    """Run ``phases`` of an agent suite (``table``: name -> phase function) in turn, each
+    timed; a failed phase is recorded (``error``) and the next one runs. Shared by the
+    l2, l3 and dhcp suites."""
     if os.geteuid() != 0:
-        raise RuntimeError("the l2 benchmark needs root (namespaces, Open vSwitch)")
+        raise RuntimeError(f"the {tag} benchmark needs root (namespaces, Open vSwitch)")
     swept = sweep_stale()
     if swept:
-        rep.log(f"[l2] swept host groups left by dead processes: {', '.join(swept)}")
+        rep.log(f"[{tag}] swept host groups left by dead processes: {', '.join(swept)}")
     out: dict[str, Any] = {}
     for name in phases:
-        rep.log(f"== L2 agent: {name} ==")
+        rep.log(f"== {title}: {name} ==")
         t0 = time.monotonic()
         try:
-            out[name] = PHASES[name](cfg, rep)
+            out[name] = table[name](cfg, rep)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded, the other phases still run
             import traceback
 
-            rep.log(f"[l2] {name} FAILED: {exc}")
+            rep.log(f"[{tag}] {name} FAILED: {exc}")
             rep.log(traceback.format_exc(limit=4))
             out[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         out[name]["total_s"] = round(time.monotonic() - t0, 1)
     return out
+
+
+def run_l2_bench(cfg: L2Config, rep: Any, phases: Sequence[str] = tuple(PHASES)
+                 ) -> dict[str, Any]:
+    """Each phase in turn; a failed phase is recorded (``error``) and the next one runs."""
+    return run_phases("l2", "L2 agent", PHASES, cfg, rep, phases)
 
 
 if __name__ == "__main__":

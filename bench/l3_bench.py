@@ -67,13 +67,14 @@ from bench.l2_bench import (
     _wait,
     load_meter,
     parse_probe,
+    run_phases,
     summary_ms,
     tree_cpu_s,
 )
 from bench.proc import _die_with_parent
 from bench.report import REPO
 from bench.servers import FermionServer, fermion_executable
-from fermion.lab.host import Host, Instance, plug_instance, sweep_stale
+from fermion.lab.host import Host, Instance, plug_instance
 from fermion.linux import netns as ns
 
 Log = Callable[[str], None]
@@ -635,29 +636,9 @@ PHASES: dict[str, Callable[[L3Config, Any], dict[str, Any]]] = {
 
 
 def run_l3_bench(cfg: L3Config, rep: Any, phases: Sequence[str] = tuple(PHASES)
-                 ) -> dict[str, Any]:
+                ) -> dict[str, Any]:
     """Each phase in turn; a failed phase is recorded (``error``) and the next one runs."""
-    if os.geteuid() != 0:
-        raise RuntimeError("the l3 benchmark needs root (namespaces, Open vSwitch)")
-    swept = sweep_stale()
-    if swept:
-        rep.log(f"[l3] swept host groups left by dead processes: {', '.join(swept)}")
-    out: dict[str, Any] = {}
-    for name in phases:
-        rep.log(f"== L3 agent: {name} ==")
-        t0 = time.monotonic()
-        try:
-            out[name] = PHASES[name](cfg, rep)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded, the other phase still runs
-            import traceback
-
-            rep.log(f"[l3] {name} FAILED: {exc}")
-            rep.log(traceback.format_exc(limit=4))
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-        out[name]["total_s"] = round(time.monotonic() - t0, 1)
-    return out
+    return run_phases("l3", "L3 agent", PHASES, cfg, rep, phases)
 
 
 if __name__ == "__main__":

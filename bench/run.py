@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -540,89 +542,69 @@ def write_feed_report(report: dict[str, Any], args: argparse.Namespace,
     return 0 if all("error" not in r for r in report["runs"].values()) else 1
 
 
-# -- l2 suite ----------------------------------------------------------------------------------
+# -- the agents' suites (l2, l3, dhcp) ------------------------------------------------------------
 
-def l2_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
-    """The L2 agent's three phases (``bench.l2_bench``), each on a fresh server and hosts."""
+@dataclass(frozen=True)
+class AgentSuite:
+    """One agent's suite: how to build its config from the options, run it, report it."""
+
+    config: Callable[[argparse.Namespace], Any]
+    run: Callable[[Any, PlainReporter], dict[str, Any]]
+    report: Any  # module with finish(report) and markdown_section(report)
+    json_option: str
+    leftovers: str  # what an interrupt has removed
+
+
+AGENT_SUITES = {
+    "l2": AgentSuite(
+        lambda a: L2Config(ports=a.l2_ports, resync_ports=a.l2_resync_ports,
+                           default_sg_ports=a.l2_default_sg_ports,
+                           poll_interval=a.l2_poll_interval, sg=a.l2_sg,
+                           iperf_seconds=a.l2_iperf_seconds, iperf_repeats=a.l2_iperf_repeats,
+                           vxlan=not a.l2_no_vxlan),
+        run_l2_bench, l2_report, "l2_json", "hosts, agents and server"),
+    "l3": AgentSuite(
+        lambda a: L3Config(samples=a.l3_samples, routers=a.l3_routers, fips=a.l3_fips),
+        run_l3_bench, l3_report, "l3_json", "hosts, agents, routers and server"),
+    "dhcp": AgentSuite(
+        lambda a: DhcpConfig(samples=a.dhcp_samples, retry_ms=a.dhcp_retry_ms,
+                             networks=a.dhcp_networks, ports_per_network=a.dhcp_ports,
+                             clients=a.dhcp_clients, burst_rounds=a.dhcp_rounds),
+        run_dhcp_bench, dhcp_report, "dhcp_json",
+        "clients, agents, dnsmasq, hosts and server"),
+}
+
+
+def agent_suite(name: str, argv: Sequence[str], args: argparse.Namespace,
+                rep: PlainReporter) -> int:
+    """An agent's phases (``bench.<name>_bench``), each on a fresh server and hosts."""
+    suite = AGENT_SUITES[name]
     if os.geteuid() != 0:
-        rep.log("l2 suite skipped: it needs root (network namespaces, Open vSwitch)")
+        rep.log(f"{name} suite skipped: it needs root (network namespaces, Open vSwitch)")
         return 1
-    cfg = L2Config(ports=args.l2_ports, resync_ports=args.l2_resync_ports,
-                   default_sg_ports=args.l2_default_sg_ports,
-                   poll_interval=args.l2_poll_interval, sg=args.l2_sg,
-                   iperf_seconds=args.l2_iperf_seconds, iperf_repeats=args.l2_iperf_repeats,
-                   vxlan=not args.l2_no_vxlan)
-    report = new_report("l2", argv, config=cfg.as_dict(), phases={})
+    cfg = suite.config(args)
+    report = new_report(name, argv, config=cfg.as_dict(), phases={})
     try:
-        report["phases"] = run_l2_bench(cfg, rep)
+        report["phases"] = suite.run(cfg, rep)
     except KeyboardInterrupt:
-        rep.log("interrupted: hosts, agents and server removed, nothing written")
+        rep.log(f"interrupted: {suite.leftovers} removed, nothing written")
         return 130
-    return write_l2_report(report, args, rep)
+    return write_agent_report(name, report, args, rep)
 
 
-def write_l2_report(report: dict[str, Any], args: argparse.Namespace,
-                    rep: PlainReporter) -> int:
-    l2_report.finish(report)
-    save(report, args.l2_json, args.markdown, l2_report.markdown_section, rep.log)
+def write_agent_report(name: str, report: dict[str, Any], args: argparse.Namespace,
+                       rep: PlainReporter) -> int:
+    suite = AGENT_SUITES[name]
+    suite.report.finish(report)
+    save(report, getattr(args, suite.json_option), args.markdown,
+         suite.report.markdown_section, rep.log)
     return 0 if all("error" not in r for r in report["phases"].values()) else 1
 
 
-# -- l3 suite ----------------------------------------------------------------------------------
-
-def l3_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
-    """The L3 agent's two phases (``bench.l3_bench``), each on a fresh server and hosts."""
-    if os.geteuid() != 0:
-        rep.log("l3 suite skipped: it needs root (network namespaces, Open vSwitch)")
-        return 1
-    cfg = L3Config(samples=args.l3_samples, routers=args.l3_routers, fips=args.l3_fips)
-    report = new_report("l3", argv, config=cfg.as_dict(), phases={})
-    try:
-        report["phases"] = run_l3_bench(cfg, rep)
-    except KeyboardInterrupt:
-        rep.log("interrupted: hosts, agents, routers and server removed, nothing written")
-        return 130
-    return write_l3_report(report, args, rep)
-
-
-def write_l3_report(report: dict[str, Any], args: argparse.Namespace,
-                    rep: PlainReporter) -> int:
-    l3_report.finish(report)
-    save(report, args.l3_json, args.markdown, l3_report.markdown_section, rep.log)
-    return 0 if all("error" not in r for r in report["phases"].values()) else 1
-
-
-# -- dhcp suite --------------------------------------------------------------------------------
-
-def dhcp_suite(argv: Sequence[str], args: argparse.Namespace, rep: PlainReporter) -> int:
-    """The DHCP agent's three phases (``bench.dhcp_bench``), each on a fresh server and hosts."""
-    if os.geteuid() != 0:
-        rep.log("dhcp suite skipped: it needs root (network namespaces, Open vSwitch)")
-        return 1
-    cfg = DhcpConfig(samples=args.dhcp_samples, retry_ms=args.dhcp_retry_ms,
-                     networks=args.dhcp_networks, ports_per_network=args.dhcp_ports,
-                     clients=args.dhcp_clients, burst_rounds=args.dhcp_rounds)
-    report = new_report("dhcp", argv, config=cfg.as_dict(), phases={})
-    try:
-        report["phases"] = run_dhcp_bench(cfg, rep)
-    except KeyboardInterrupt:
-        rep.log("interrupted: clients, agents, dnsmasq, hosts and server removed, nothing "
-                "written")
-        return 130
-    return write_dhcp_report(report, args, rep)
-
-
-def write_dhcp_report(report: dict[str, Any], args: argparse.Namespace,
-                      rep: PlainReporter) -> int:
-    dhcp_report.finish(report)
-    save(report, args.dhcp_json, args.markdown, dhcp_report.markdown_section, rep.log)
-    return 0 if all("error" not in r for r in report["phases"].values()) else 1
-
-
-RUNNERS = {"api": api_suite, "feed": feed_suite, "l2": l2_suite, "l3": l3_suite,
-           "dhcp": dhcp_suite}
-WRITERS = {"api": write_report, "feed": write_feed_report, "l2": write_l2_report,
-           "l3": write_l3_report, "dhcp": write_dhcp_report}
+RUNNERS = {"api": api_suite, "feed": feed_suite,
+           **{name: functools.partial(agent_suite, name) for name in AGENT_SUITES}}
+WRITERS = {"api": write_report, "feed": write_feed_report,
+           **{name: functools.partial(write_agent_report, name) for name in AGENT_SUITES}}
 
 
 if __name__ == "__main__":

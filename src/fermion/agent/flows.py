@@ -193,9 +193,11 @@ def parse_dump(bridge: str, text: str) -> list[Flow]:
     return [f for f in (parse_dump_line(bridge, ln) for ln in text.splitlines()) if f]
 
 
-def diff(desired: Iterable[Flow], actual: Iterable[Flow]) -> tuple[list[Flow], list[Flow]]:
+def diff(desired: Iterable[Flow], actual: Iterable[Flow] | Mapping[tuple, Flow]
+         ) -> tuple[list[Flow], list[Flow]]:
     """(to_add, to_delete) turning ``actual`` into ``desired``.
 
+    ``actual`` may be given already keyed (``{flow.key: flow}``).
     ``to_add`` holds missing flows and flows whose actions or cookie differ (``add-flow``
     replaces a flow with the same table, priority and match). ``to_delete`` holds the
     agent's flows (by cookie) that are not desired, to delete with ``--strict``; other
@@ -204,7 +206,7 @@ def diff(desired: Iterable[Flow], actual: Iterable[Flow]) -> tuple[list[Flow], l
     want = {}
     for f in desired:
         want[f.key] = f
-    have = {f.key: f for f in actual}
+    have = actual if isinstance(actual, Mapping) else {f.key: f for f in actual}  # by key
     to_add = [f for k, f in want.items()
               if k not in have or (have[k].actions, have[k].cookie) != (f.actions, f.cookie)]
     to_delete = [f for k, f in have.items()

@@ -289,7 +289,7 @@ class L2Applier:
             known = {f.key: f for f in self.actual_flows(bridge)}
             if not self._known:
                 self._audited = time.monotonic()
-        to_add, to_delete = fl.diff(desired, known.values())
+        to_add, to_delete = fl.diff(desired, known)
         if to_add or to_delete:
             lines = [f"delete_strict {f.render_delete()}" for f in to_delete]
             lines += [f"add {f.render()}" for f in to_add]
