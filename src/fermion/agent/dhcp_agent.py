@@ -94,18 +94,10 @@ def build(args) -> tuple[DhcpAgent, ServerClient]:
 def main(args) -> int:
     """Entry point for ``fermion agent dhcp``."""
     agent, client = build(args)
-    try:
-        if args.cleanup:
+    if args.cleanup:
+        try:
             print(json.dumps({"removed": agent.applier.remove_all()}))
-            return 0
-        if args.once:
-            result = agent.run_once()
-            print(json.dumps(result.summary(), sort_keys=True))
-            return 1 if result.errors else 0
-        agent.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        agent.stop()
-        client.close()
-    return 0
+        finally:
+            client.close()
+        return 0
+    return agent.serve(args.once)

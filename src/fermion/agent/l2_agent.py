@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from fermion.agent.l2_apply import ApplyResult, L2Applier
 from fermion.agent.loop import ReconcilingAgent
@@ -53,6 +52,15 @@ class L2Agent(ReconcilingAgent):
                                  tunnel_types=self.tunnel_types, local_ip=local_ip,
                                  l2_population=l2_population, arp_responder=arp_responder)
         self.reported: dict[str, str] = {}  # port id -> status we last reported
+        self.monitor: OvsdbMonitor | None = None
+
+    def start_watchers(self) -> None:
+        """Plugs and unplugs wake the loop at once (``ovsdb-client monitor``)."""
+        self.monitor = OvsdbMonitor(self.ovs.rundir / "db.sock", self.wake.set).start()
+
+    def stop_watchers(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
 
     def configurations(self) -> dict:
         conf: dict = {"bridge_mappings": self.bridge_mappings, "integration_bridge": "br-int",
@@ -155,31 +163,12 @@ def parse_mappings(values: Sequence[str]) -> dict[str, str]:
 
 def main(args) -> int:
     """Entry point for ``fermion agent l2`` (args from the CLI parser)."""
-    import json
-
     opts = L2Options.from_args(args)
     ovs = Ovs(opts.ovs_rundir, datapath_type=opts.datapath_type)
-    headers = {}
-    if args.os_token:
-        headers["X-Auth-Token"] = args.os_token
+    headers = {"X-Auth-Token": args.os_token} if args.os_token else {}
     client = ServerClient(args.server, headers=headers)
     agent = L2Agent(opts.host, client, ovs, bridge_mappings=opts.bridge_mappings,
                     tunnel_types=opts.tunnel_types, local_ip=opts.local_ip,
                     report_interval=opts.report_interval, poll_interval=opts.poll_interval,
                     l2_population=opts.l2_population, arp_responder=opts.arp_responder)
-    monitor = None
-    try:
-        if args.once:
-            result = agent.run_once()
-            print(json.dumps(result.summary(), sort_keys=True))
-            return 0
-        monitor = OvsdbMonitor(Path(opts.ovs_rundir) / "db.sock", agent.wake.set).start()
-        agent.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        agent.stop()
-        if monitor is not None:
-            monitor.stop()
-        client.close()
-    return 0
+    return agent.serve(args.once)

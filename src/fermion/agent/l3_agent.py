@@ -18,7 +18,6 @@ simulated hosts sharing one kernel keep their routers apart (default: none).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -152,15 +151,5 @@ def build(args) -> tuple[L3Agent, ServerClient]:
 
 def main(args) -> int:
     """Entry point for ``fermion agent l3`` (args from the CLI parser)."""
-    agent, client = build(args)
-    try:
-        if args.once:
-            print(json.dumps(agent.run_once().summary(), sort_keys=True))
-            return 0
-        agent.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        agent.stop()
-        client.close()
-    return 0
+    agent, _client = build(args)
+    return agent.serve(args.once)

@@ -15,6 +15,7 @@ pass does (:meth:`converge`); everything about when to pass lives here.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -137,3 +138,28 @@ class ReconcilingAgent:
     def stop(self) -> None:
         self.stop_event.set()
         self.wake.set()
+
+    # ---------------------------------------------------------------- the command
+    def start_watchers(self) -> None:
+        """Local event sources the daemon needs besides the feed (none by default)."""
+
+    def stop_watchers(self) -> None:
+        """Undo :meth:`start_watchers`."""
+
+    def serve(self, once: bool = False) -> int:
+        """The ``fermion agent …`` command: one pass printed as JSON (``--once``; exit 1 when
+        it reports errors), or the loop until interrupted. The client is closed after."""
+        try:
+            if once:
+                result = self.run_once()
+                print(json.dumps(result.summary(), sort_keys=True))
+                return 1 if getattr(result, "errors", None) else 0
+            self.start_watchers()
+            self.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            self.stop_watchers()
+            self.client.close()
+        return 0
