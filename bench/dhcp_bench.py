@@ -54,8 +54,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.feed_bench import Connection
-from bench.l2_bench import (
+from bench.agent_lab import (
     Lab,
     _children_cpu_s,
     _wait,
@@ -64,6 +63,7 @@ from bench.l2_bench import (
     summary_ms,
     tree_cpu_s,
 )
+from bench.feed_bench import Connection
 from bench.l3_bench import subnet_cidr
 from bench.proc import _die_with_parent
 from bench.report import REPO

@@ -60,7 +60,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.l2_bench import (
+from bench.agent_lab import (
     PROBE,
     Lab,
     _children_cpu_s,
