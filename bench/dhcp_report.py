@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.dhcp_profile import SPANS
-from bench.l2_report import _load_note, fmt
+from bench.l2_report import _load_note, fmt, percentile_row
 from bench.l3_bench import command_table
 
 PASS_LABELS = {"cold": "cold: nothing made yet", "second": "second",
@@ -69,12 +69,6 @@ def finish(report: dict[str, Any]) -> None:
 
 # -- markdown ----------------------------------------------------------------------------
 
-def _row(label: str, s: dict[str, Any] | None) -> str:
-    s = s or {}
-    return (f"| {label} | {s.get('n', 0)} | "
-            + " | ".join(fmt(s.get(k), "ms") for k in ("p50", "p90", "p99", "max")) + " |")
-
-
 def _summary_lines(ph: dict[str, Any]) -> list[str]:
     lease, rs, burst = ph.get("lease", {}), ph.get("resync", {}), ph.get("burst", {})
     passes = rs.get("passes", {})
@@ -119,12 +113,12 @@ def _lease_lines(lease: dict[str, Any]) -> list[str]:
         "",
         "| from the POST's answer to … | n | p50 | p90 | p99 | max |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
-        _row("**a lease obtained (udhcpc bound)**", lease.get("lease_ms")),
-        _row("the port's MAC in dnsmasq's hosts file", lease.get("hosts_ms")),
-        _row("the port ACTIVE in the API", lease.get("active_ms")),
-        _row("the end of the plug (namespace, veth, OVS port)", lease.get("plug_ms")),
-        _row("a lease, counted from the end of the plug", lease.get("lease_after_plug_ms")),
-        _row("(the POST itself, from sending it)", lease.get("api_ms")),
+        percentile_row("**a lease obtained (udhcpc bound)**", lease.get("lease_ms")),
+        percentile_row("the port's MAC in dnsmasq's hosts file", lease.get("hosts_ms")),
+        percentile_row("the port ACTIVE in the API", lease.get("active_ms")),
+        percentile_row("the end of the plug (namespace, veth, OVS port)", lease.get("plug_ms")),
+        percentile_row("a lease, counted from the end of the plug", lease.get("lease_after_plug_ms")),
+        percentile_row("(the POST itself, from sending it)", lease.get("api_ms")),
     ]
     cpu = lease.get("agent_cpu_s", {})
     if cpu:

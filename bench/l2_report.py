@@ -55,6 +55,13 @@ def fmt(v: float | None, unit: str) -> str:
     return f"{v:,.{digits}f} {unit}"
 
 
+def percentile_row(label: str, s: dict[str, Any] | None) -> str:
+    """A markdown row: label, n, then p50/p90/p99/max in ms of a ``summary_ms`` dict."""
+    s = s or {}
+    return (f"| {label} | {s.get('n', 0)} | "
+            + " | ".join(fmt(s.get(k), "ms") for k in ("p50", "p90", "p99", "max")) + " |")
+
+
 def verdicts(phases: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target: its value, the limit and whether it is met (None: not measured)."""
     out = {}

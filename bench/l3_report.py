@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.l2_report import _load_note, fmt
+from bench.l2_report import _load_note, fmt, percentile_row
 from bench.l3_bench import command_table
 from bench.l3_profile import SPANS
 
@@ -45,12 +45,6 @@ def finish(report: dict[str, Any]) -> None:
 
 # -- markdown ----------------------------------------------------------------------------
 
-def _row(label: str, s: dict[str, Any] | None) -> str:
-    s = s or {}
-    return (f"| {label} | {s.get('n', 0)} | "
-            + " | ".join(fmt(s.get(k), "ms") for k in ("p50", "p90", "p99", "max")) + " |")
-
-
 def _latency_lines(lat: dict[str, Any]) -> list[str]:
     a, b = lat.get("add_subnet", {}), lat.get("fip_set", {})
     agents = lat.get("agents", {})
@@ -77,21 +71,21 @@ def _latency_lines(lat: dict[str, Any]) -> list[str]:
         "",
         "| from sending the PUT to … | n | p50 | p90 | p99 | max |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
-        _row("(a) router add subnet → instance pings the external host (SNAT)",
+        percentile_row("(a) router add subnet → instance pings the external host (SNAT)",
              a.get("ping_ms")),
-        _row("(a) router add subnet → the L3 agent's pass finished the router (its log)",
+        percentile_row("(a) router add subnet → the L3 agent's pass finished the router (its log)",
              a.get("l3_applied_ms")),
-        _row("(a) router add subnet → interface port ACTIVE in the API", a.get("active_ms")),
-        _row("(a) … the PUT's own response", a.get("api_ms")),
-        _row("(a) → ping, first 10% of samples", a.get("ping_first_tenth_ms")),
-        _row("(a) → ping, last 10% of samples", a.get("ping_last_tenth_ms")),
-        _row("(b) floating ip set → the external host pings the instance (DNAT)",
+        percentile_row("(a) router add subnet → interface port ACTIVE in the API", a.get("active_ms")),
+        percentile_row("(a) … the PUT's own response", a.get("api_ms")),
+        percentile_row("(a) → ping, first 10% of samples", a.get("ping_first_tenth_ms")),
+        percentile_row("(a) → ping, last 10% of samples", a.get("ping_last_tenth_ms")),
+        percentile_row("(b) floating ip set → the external host pings the instance (DNAT)",
              b.get("ping_ms")),
-        _row("(b) floating ip set → the L3 agent's pass finished the router (its log)",
+        percentile_row("(b) floating ip set → the L3 agent's pass finished the router (its log)",
              b.get("l3_applied_ms")),
-        _row("(b) … the PUT's own response", b.get("api_ms")),
-        _row("(b) → ping, first 10% of samples", b.get("ping_first_tenth_ms")),
-        _row("(b) → ping, last 10% of samples", b.get("ping_last_tenth_ms")),
+        percentile_row("(b) … the PUT's own response", b.get("api_ms")),
+        percentile_row("(b) → ping, first 10% of samples", b.get("ping_first_tenth_ms")),
+        percentile_row("(b) → ping, last 10% of samples", b.get("ping_last_tenth_ms")),
     ]
     if "l3_agent_cpu_s" in lat:
         lines += ["", f"The L3 agent used {lat['l3_agent_cpu_s']:.1f} s of CPU (with its "
