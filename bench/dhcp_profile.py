@@ -17,16 +17,10 @@ commands and of per-network steps add up to more than the wall time. The agent's
 
 from __future__ import annotations
 
-import importlib
-import json
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Sequence
-from typing import Any
 
-from bench.l3_profile import Recorder, _timed
+from bench.l3_profile import Recorder, run_profiled, time_commands, wrap_spans
 
 # (module, attribute path, label): wrapped in place, timed as a span; labels starting with
 # spaces are parts of "apply one network"; "API:" rows are the calls to the server
@@ -55,60 +49,13 @@ SPANS = (
 )
 
 
-class LockedRecorder(Recorder):
-    """``bench.l3_profile.Recorder`` safe to call from the applier's threads."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lock = threading.Lock()
-
-    def command(self, argv: Sequence[str], seconds: float) -> None:
-        with self.lock:
-            super().command(argv, seconds)
-
-    def span(self, label: str, seconds: float) -> None:
-        with self.lock:
-            super().span(label, seconds)
-
-
 def install(rec: Recorder, spans: Sequence[tuple[str, str, str]] = SPANS) -> None:
-    real_run = subprocess.run
-
-    def run(argv: Any, *args: Any, **kwargs: Any) -> Any:
-        t0 = time.monotonic()
-        try:
-            return real_run(argv, *args, **kwargs)
-        finally:
-            rec.command([str(a) for a in argv] if not isinstance(argv, str) else [argv],
-                        time.monotonic() - t0)
-
-    subprocess.run = run  # type: ignore[assignment]
-    for module, path, label in spans:
-        owner: Any = importlib.import_module(module)
-        *parents, name = path.split(".")
-        for p in parents:
-            owner = getattr(owner, p)
-        setattr(owner, name, _timed(getattr(owner, name), label, rec))
+    time_commands(rec)
+    wrap_spans(rec, spans)
 
 
 def main(argv: Sequence[str]) -> int:
-    out, sep, *agent = argv
-    if sep != "--":
-        raise SystemExit("usage: python -m bench.dhcp_profile OUT.json -- agent dhcp …")
-    rec = LockedRecorder()
-    t0 = time.monotonic()
-    from fermion import cli
-
-    imported = time.monotonic() - t0
-    install(rec)
-    t1 = time.monotonic()
-    try:
-        return cli.main(list(agent))
-    finally:
-        result = {"import_s": round(imported, 3), "main_s": round(time.monotonic() - t1, 3),
-                  **rec.as_dict()}
-        with open(out, "w") as f:
-            json.dump(result, f, indent=1)
+    return run_profiled(argv, install, "agent dhcp")
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ is left as it is; the profile goes to OUT.json when the agent returns.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -83,23 +85,28 @@ def command_kind(argv: Sequence[str]) -> str:
 
 
 class Recorder:
-    """Wall time and calls per command kind and per span."""
+    """Wall time and calls per command kind and per span; safe to call from threads (the
+    DHCP agent applies networks in parallel)."""
 
     def __init__(self) -> None:
         self.commands: dict[str, list[float]] = {}  # kind -> [count, total_s, max_s]
         self.spans: dict[str, list[float]] = {}  # label -> [count, total_s]
         self.popen: dict[str, int] = {}
+        self.lock = threading.Lock()
 
     def command(self, argv: Sequence[str], seconds: float) -> None:
-        entry = self.commands.setdefault(command_kind(argv), [0, 0.0, 0.0])
-        entry[0] += 1
-        entry[1] += seconds
-        entry[2] = max(entry[2], seconds)
+        kind = command_kind(argv)
+        with self.lock:
+            entry = self.commands.setdefault(kind, [0, 0.0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
+            entry[2] = max(entry[2], seconds)
 
     def span(self, label: str, seconds: float) -> None:
-        entry = self.spans.setdefault(label, [0, 0.0])
-        entry[0] += 1
-        entry[1] += seconds
+        with self.lock:
+            entry = self.spans.setdefault(label, [0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,9 +131,8 @@ def _timed(fn: Callable[..., Any], label: str, rec: Recorder) -> Callable[..., A
     return wrapper
 
 
-def install(rec: Recorder) -> None:
-    import importlib
-
+def time_commands(rec: Recorder) -> None:
+    """Record every ``subprocess.run`` (all of ``fermion.linux.cmd.run`` goes through it)."""
     real_run = subprocess.run
 
     def run(argv: Any, *args: Any, **kwargs: Any) -> Any:
@@ -139,30 +145,39 @@ def install(rec: Recorder) -> None:
 
     subprocess.run = run  # type: ignore[assignment]
 
-    from fermion.linux import netns
 
-    real_popen_in = netns.popen_in
-
-    def popen_in(ns_name: Any, argv: Sequence[str], **kwargs: Any) -> Any:
-        kind = command_kind([str(a) for a in argv])
-        rec.popen[kind] = rec.popen.get(kind, 0) + 1
-        return real_popen_in(ns_name, argv, **kwargs)
-
-    netns.popen_in = popen_in  # type: ignore[assignment]
-
-    for module, path, label in SPANS:
-        mod = importlib.import_module(module)
-        owner: Any = mod
+def wrap_spans(rec: Recorder, spans: Sequence[tuple[str, str, str]]) -> None:
+    """Time each (module, attribute path, label) of ``spans`` in place."""
+    for module, path, label in spans:
+        owner: Any = importlib.import_module(module)
         *parents, name = path.split(".")
         for p in parents:
             owner = getattr(owner, p)
         setattr(owner, name, _timed(getattr(owner, name), label, rec))
 
 
-def main(argv: Sequence[str]) -> int:
+def install(rec: Recorder) -> None:
+    time_commands(rec)
+    from fermion.linux import netns
+
+    real_popen_in = netns.popen_in
+
+    def popen_in(ns_name: Any, argv: Sequence[str], **kwargs: Any) -> Any:
+        kind = command_kind([str(a) for a in argv])
+        with rec.lock:
+            rec.popen[kind] = rec.popen.get(kind, 0) + 1
+        return real_popen_in(ns_name, argv, **kwargs)
+
+    netns.popen_in = popen_in  # type: ignore[assignment]
+    wrap_spans(rec, SPANS)
+
+
+def run_profiled(argv: Sequence[str], install: Callable[[Recorder], None], what: str) -> int:
+    """``OUT.json -- <fermion arguments>``: ``fermion.cli.main`` in this process with
+    ``install`` applied; the profile goes to OUT.json when it returns."""
     out, sep, *agent = argv
     if sep != "--":
-        raise SystemExit("usage: python -m bench.l3_profile OUT.json -- agent l3 …")
+        raise SystemExit(f"usage: python -m bench.{what.split()[1]}_profile OUT.json -- {what} …")
     rec = Recorder()
     t0 = time.monotonic()
     from fermion import cli
@@ -177,6 +192,10 @@ def main(argv: Sequence[str]) -> int:
                   **rec.as_dict()}
         with open(out, "w") as f:
             json.dump(result, f, indent=1)
+
+
+def main(argv: Sequence[str]) -> int:
+    return run_profiled(argv, install, "agent l3")
 
 
 if __name__ == "__main__":

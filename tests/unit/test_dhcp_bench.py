@@ -18,7 +18,8 @@ from bench.dhcp_bench import (
     hosts_macs,
     lease_script,
 )
-from bench.dhcp_profile import SPANS, LockedRecorder, install
+from bench.dhcp_profile import SPANS, install
+from bench.l3_profile import Recorder
 
 
 def test_lease_script_writes_the_address_on_bound_only(tmp_path: Path):
@@ -84,8 +85,8 @@ def test_agent_command_drops_per_run_values():
     assert _agent_command(argv) == "fermion agent dhcp --host d1 --once"
 
 
-def test_locked_recorder_counts_from_threads():
-    rec = LockedRecorder()
+def test_recorder_counts_from_threads():
+    rec = Recorder()
 
     def work() -> None:
         for _ in range(500):
@@ -114,7 +115,7 @@ def test_spans_name_real_attributes(monkeypatch: pytest.MonkeyPatch):
             owner = getattr(owner, p)
         monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
     monkeypatch.setattr(subprocess, "run", subprocess.run)
-    rec = LockedRecorder()
+    rec = Recorder()
     install(rec)
     assert subprocess.run(["true"]).returncode == 0
     assert rec.as_dict()["commands"]["true"]["count"] == 1
