@@ -13,6 +13,7 @@ from typing import Any
 from bench.dhcp_profile import SPANS
 from bench.l2_report import _load_note, fmt, percentile_row
 from bench.l3_bench import command_table
+from bench.report import measured_line
 
 PASS_LABELS = {"cold": "cold: nothing made yet", "second": "second",
                "no_change": "no change"}
@@ -234,15 +235,13 @@ def _burst_lines(burst: dict[str, Any]) -> list[str]:
 
 
 def markdown_section(report: dict[str, Any]) -> str:
-    ph, m = report["phases"], report["machine"]
+    ph = report["phases"]
     lease, rs, burst = ph.get("lease", {}), ph.get("resync", {}), ph.get("burst", {})
     server = next((r["server"] for r in (lease, rs, burst) if "server" in r), "fermion")
     lines = [
         "## DHCP agent: port to lease, resync of many networks, a burst of clients",
         "",
-        f"Measured {report['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB "
-        f"RAM, Linux {m['kernel']} ({m['os']}), Python {m['python']}, with "
-        f"`{report['command']}`.",
+        measured_line(report),
         "",
         f"Each phase gets a fresh Fermion server (`{server}`; ML2, noauth, SQLite) and fresh "
         "simulated hosts (a namespace with its own userspace OVS, `datapath_type=netdev`, "

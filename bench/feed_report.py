@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.proc import BUSY_CORES
+from bench.report import measured_line
 
 RUNS = ("fanout", "baseline")
 CLIENT = ("stdlib http.client in one Python process: each watcher a thread long-polling "
@@ -124,7 +125,7 @@ def finish(report: dict[str, Any]) -> None:
 # -- markdown ----------------------------------------------------------------------------
 
 def markdown_section(report: dict[str, Any]) -> str:
-    runs, cfg, m = report["runs"], report["config"], report["machine"]
+    runs, cfg = report["runs"], report["config"]
     names = [k for k in RUNS if k in runs]
     counts = {k: runs[k].get("watchers", cfg["watchers" if k == "fanout" else
                                           "baseline_watchers"]) for k in names}
@@ -133,9 +134,7 @@ def markdown_section(report: dict[str, Any]) -> str:
     lines = [
         f"## Change feed: {n} watchers, {ports:,} ports in the database",
         "",
-        f"Measured {report['date']} on {m['nproc']} CPUs ({m['cpu']}), "
-        f"{m['memory_gib']} GiB RAM, Linux {m['kernel']} ({m['os']}), Python {m['python']}, "
-        f"with `{report['command']}`.",
+        measured_line(report),
         "",
         f"Each run gets a fresh Fermion server (`{server}`; ML2 with no agents, noauth, one "
         f"process), filled first with {ports:,} ports by bulk creates. Live: the watchers wait from the "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.proc import BUSY_CORES
+from bench.report import measured_line
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,13 @@ def _met(v: dict[str, Any]) -> str:
 
 
 def markdown_section(report: dict[str, Any]) -> str:
-    ph, cfg, m = report["phases"], report["config"], report["machine"]
+    ph, cfg = report["phases"], report["config"]
     act, rs, tp = ph.get("active", {}), ph.get("resync", {}), ph.get("throughput", {})
     server = next((r["server"] for r in (act, rs, tp) if "server" in r), "fermion")
     lines = [
         "## L2 agent: port to ACTIVE, resync, throughput",
         "",
-        f"Measured {report['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB "
-        f"RAM, Linux {m['kernel']} ({m['os']}), Python {m['python']}, with "
-        f"`{report['command']}`.",
+        measured_line(report),
         "",
         f"Each phase gets a fresh Fermion server (`{server}`; ML2, noauth, SQLite) and fresh "
         "simulated hosts (a namespace with its own userspace OVS, `datapath_type=netdev`, "

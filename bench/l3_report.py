@@ -13,6 +13,7 @@ from typing import Any
 from bench.l2_report import _load_note, fmt, percentile_row
 from bench.l3_bench import command_table
 from bench.l3_profile import SPANS
+from bench.report import measured_line
 
 # the steps in the order of a pass, each router's parts after "ensure one router"
 SPAN_ORDER = {label: i for i, label in enumerate(
@@ -154,15 +155,13 @@ def _resync_lines(rs: dict[str, Any]) -> list[str]:
 
 
 def markdown_section(report: dict[str, Any]) -> str:
-    ph, m = report["phases"], report["machine"]
+    ph = report["phases"]
     lat, rs = ph.get("latency", {}), ph.get("resync", {})
     server = next((r["server"] for r in (lat, rs) if "server" in r), "fermion")
     lines = [
         "## L3 agent: API write to traffic, resync of many routers",
         "",
-        f"Measured {report['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB "
-        f"RAM, Linux {m['kernel']} ({m['os']}), Python {m['python']}, with "
-        f"`{report['command']}`.",
+        measured_line(report),
         "",
         f"Each phase gets a fresh Fermion server (`{server}`; ML2 + router, noauth, SQLite) "
         "and fresh simulated hosts (a namespace with its own userspace OVS, "

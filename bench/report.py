@@ -66,6 +66,14 @@ def command_line(argv: Sequence[str]) -> str:
     return " ".join(["python -m bench.run", *map(shlex.quote, argv)])
 
 
+def measured_line(report: dict[str, Any]) -> str:
+    """"Measured <date> on <machine>, with `<command>`." — the first line of every section."""
+    m = report["machine"]
+    return (f"Measured {report['date']} on {m['nproc']} CPUs ({m['cpu']}), "
+            f"{m['memory_gib']} GiB RAM, Linux {m['kernel']} ({m['os']}), Python {m['python']}, "
+            f"with `{report['command']}`.")
+
+
 def new_report(benchmark: str, argv: Sequence[str], **fields: Any) -> dict[str, Any]:
     """A suite's report before its numbers: name, date, command and machine."""
     return {"benchmark": benchmark,

@@ -65,7 +65,7 @@ from bench.feed_bench import run_feed_bench
 from bench.l2_bench import L2Config, run_l2_bench
 from bench.l3_bench import L3Config, run_l3_bench
 from bench.proc import BUSY_CORES, install_signal_handlers, machine_load
-from bench.report import REPO, new_report, save
+from bench.report import REPO, measured_line, new_report, save
 from bench.servers import make_server
 
 DEFAULT_JSON = REPO / "bench" / "results" / "api.json"
@@ -225,14 +225,11 @@ def markdown_section(report: dict[str, Any]) -> str:
         for k in per[n]:
             if k not in keys:
                 keys.append(k)
-    m = report["machine"]
     cfg = report["config"]
     lines = [
         "## API: Fermion vs upstream Neutron",
         "",
-        f"Measured {report['date']} on {m['nproc']} CPUs ({m['cpu']}), "
-        f"{m['memory_gib']} GiB RAM, Linux {m['kernel']} ({m['os']}), Python {m['python']}, "
-        f"with `{report['command']}`.",
+        measured_line(report),
         "",
         "Both servers: ML2 with no agents, noauth, SQLite, one process; upstream runs "
         "`neutron.wsgi.api:application` under uWSGI with one thread. Client: "
