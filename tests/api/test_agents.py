@@ -324,6 +324,10 @@ def test_port_status_reports(fermion_server, db_url):
         elsewhere = c.post("/v2.0/ports", json={"port": {
             "network_id": net["id"], "binding:host_id": "c2"}}).json()["port"]
         assert bound["status"] == "DOWN" and unbound["binding:vif_type"] == "unbound"
+        # bound at once to the host's Open vSwitch, as its agent reported it
+        assert bound["binding:vif_type"] == "ovs"
+        assert bound["binding:vif_details"]["datapath_type"] == "netdev"
+        assert elsewhere["binding:vif_details"]["datapath_type"] == "system"  # no report yet
         since = c.get("/v2.0/fermion/snapshot", params={"host": "c1"}).json()[
             "snapshot"]["revision"]
 

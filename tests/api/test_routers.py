@@ -464,6 +464,26 @@ def test_interface_errors(srv, admin):
     error(demo.get(f"/v2.0/routers/{rid}"), 404, "RouterNotFound")
 
 
+def test_router_owned_ports_are_protected_only_while_their_owner_exists(srv, admin):
+    """Neutron's rule: a network:router_* / network:floatingip port goes through its owner's
+    API while the router or floating IP its device_id names exists; a stale one (the owner
+    gone, or never there) can be deleted through the port API."""
+    demo = project_client(srv)
+    net, _ = network(demo, fresh_cidr())
+    rtr = router(demo)
+    claimed = port(demo, net["id"], device_owner="network:router_interface",
+                   device_id=rtr["id"])
+    error(demo.delete(f"/v2.0/ports/{claimed['id']}"), 409, "L3PortInUse",
+          f"Port {claimed['id']} has owner network:router_interface and therefore cannot be "
+          "deleted directly via the port API.")
+    for owner in ("network:router_interface", "network:router_gateway", "network:floatingip"):
+        stale = port(demo, net["id"], device_owner=owner, device_id=str(uuid.uuid4()))
+        ok(demo.delete(f"/v2.0/ports/{stale['id']}"), 204)
+        error(demo.get(f"/v2.0/ports/{stale['id']}"), 404, "PortNotFound")
+    ok(demo.delete(f"/v2.0/routers/{rtr['id']}"), 204)
+    ok(demo.delete(f"/v2.0/ports/{claimed['id']}"), 204)  # its router is gone now
+
+
 def test_interface_overlapping_the_gateway_network_and_ipv6_sharing_a_port(srv, admin):
     ext, ext_sub = network(admin, "10.210.0.0/24", external=True)
     demo = project_client(srv)

@@ -19,8 +19,7 @@ from sqlalchemy import Connection, select
 
 from fermion.api.request import bad
 from fermion.db import models
-from fermion.plugin import listing
-from fermion.plugin.agents import OVS
+from fermion.plugin import binding, listing
 
 P = models.ports
 N = models.networks
@@ -50,15 +49,6 @@ def parse(body: Any, *, key: str = "ports",
     return host, out
 
 
-def vif_details(conn: Connection, host: str) -> dict:
-    configs = conn.execute(select(models.agents.c.configurations).where(
-        models.agents.c.host == host, models.agents.c.agent_type == OVS)).scalar() or {}
-    return {"port_filter": True, "connectivity": "l2",
-            "bridge_name": configs.get("integration_bridge", "br-int"),
-            "datapath_type": configs.get("datapath_type", "system"),
-            "ovs_hybrid_plug": False}
-
-
 def report(plugin, conn: Connection, host: str, reports: list[dict]) -> list[dict]:
     """Apply the reports; one result per port: updated, unchanged, not_found, wrong_host.
 
@@ -72,7 +62,7 @@ def report(plugin, conn: Connection, host: str, reports: list[dict]) -> list[dic
             select(P).where(P.c.id.in_(part)).order_by(P.c.id).with_for_update()))
     network_up = dict(conn.execute(select(N.c.id, N.c.admin_state_up).where(
         N.c.id.in_({row.network_id for row in rows.values()}))).all())
-    details = vif_details(conn, host) if rows else {}
+    details = binding.vif_details(conn, host) if rows else {}
     results = []
     for item in reports:
         row = rows.get(item["id"])

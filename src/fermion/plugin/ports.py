@@ -1,8 +1,10 @@
 """Ports: MAC and fixed IPs, port security, address pairs, DHCP options and the binding.
 
-Visible to their project and to the owner of their network. ``binding:*`` is admin-only.
-A port starts DOWN; the L2 agent reports it ACTIVE once wired (a later change). Ports that
-routers own cannot be deleted through the port API (409 L3PortInUse), as in Neutron.
+Visible to their project and to the owner of their network. ``binding:*`` is admin-only
+(``plugin.binding``). A port starts DOWN; the host's L2 agent reports it ACTIVE once wired
+(``plugin.port_status``). As in Neutron, a port a router or floating IP owns cannot be
+deleted through the port API (409 L3PortInUse) while that router or floating IP exists;
+its own API removes it. A stale one (its ``device_id`` names nothing that exists) can go.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from fermion.api.query import ListQuery
 from fermion.api.request import bad, enforce_network_owner
 from fermion.db import models
 from fermion.db.engine import statement
-from fermion.plugin import ip_allocation, listing
+from fermion.plugin import binding, ip_allocation, listing
 from fermion.plugin.base import CTX_PROJECT, Resource
 
 P = models.ports
 IPA = models.ipallocations
 SGB = models.securitygroupportbindings
 SPECIAL_FILTERS = frozenset({"fixed_ips", "security_groups"})
-ROUTER_OWNED = ("network:router_interface", "network:router_gateway", "network:floatingip",
+FLOATINGIP = "network:floatingip"
+ROUTER_OWNED = ("network:router_interface", "network:router_gateway", FLOATINGIP,
                 "network:router_interface_distributed", "network:ha_router_replicated_interface")
 
 
@@ -188,7 +191,8 @@ class Ports(Resource):
             "device_id": item["device_id"],
             "device_owner": item["device_owner"],
             "port_security_enabled": security,
-            **_binding(item.get("binding:host_id", ""), item.get("binding:vnic_type", "normal")),
+            **binding.columns(conn, item.get("binding:host_id", ""),
+                              item.get("binding:vnic_type", "normal")),
             "binding_profile": item.get("binding:profile", {}),
             "allowed_address_pairs": pairs,
             "extra_dhcp_opts": _dhcp_opts([], item.get("extra_dhcp_opts", [])),
@@ -256,8 +260,8 @@ class Ports(Resource):
             if api_name in changes:
                 values[column] = changes[api_name]
         if "binding:host_id" in changes or "binding:vnic_type" in changes:
-            values.update(_binding(changes.get("binding:host_id", row.binding_host_id),
-                                   changes.get("binding:vnic_type", row.binding_vnic_type)))
+            values.update(binding.columns(conn, changes.get("binding:host_id", row.binding_host_id),
+                                          changes.get("binding:vnic_type", row.binding_vnic_type)))
         mac = changes.get("mac_address", row.mac_address)
         if mac != row.mac_address and self._mac_taken(conn, row.network_id, mac):
             raise exc.MacAddressInUse(net_id=row.network_id, mac=mac)
@@ -295,26 +299,22 @@ class Ports(Resource):
             ip_allocation.store(conn, row.id, row.network_id, chosen)
 
     def apply_delete(self, conn: Connection, ctx: Context, row: Any) -> None:
-        if row.device_owner in ROUTER_OWNED and not getattr(ctx, "internal", False):
+        """The port API's delete (routers and floating IPs remove theirs by ``delete_row``)."""
+        if row.device_owner in ROUTER_OWNED and self._owner_exists(conn, row):
             raise exc.L3PortInUse(port_id=row.id, device_owner=row.device_owner)
         self.delete_row(conn, row)
+
+    def _owner_exists(self, conn: Connection, row: Any) -> bool:
+        """Whether the router (or floating IP) the port's ``device_id`` names exists."""
+        owner = models.floatingips if row.device_owner == FLOATINGIP else models.routers
+        return conn.execute(select(owner.c.id).where(
+            owner.c.id == row.device_id)).first() is not None
 
     def delete_row(self, conn: Connection, row: Any) -> None:
         self.plugin.floatingips.disassociate_port(conn, row.id)
         conn.execute(delete(IPA).where(IPA.c.port_id == row.id))
         conn.execute(delete(SGB).where(SGB.c.port_id == row.id))
         super().delete_row(conn, row)
-
-
-def _binding(host: str, vnic_type: str) -> dict:
-    """Bind to Open vSwitch when a host is given (the only mechanism driver here)."""
-    if not host:
-        return {"binding_host_id": "", "binding_vif_type": "unbound",
-                "binding_vnic_type": vnic_type, "binding_vif_details": {}}
-    return {"binding_host_id": host, "binding_vif_type": "ovs", "binding_vnic_type": vnic_type,
-            "binding_vif_details": {"port_filter": True, "connectivity": "l2",
-                                    "bridge_name": "br-int", "datapath_type": "system",
-                                    "ovs_hybrid_plug": False}}
 
 
 def _dhcp_opts(current: list[dict], changes: list[dict]) -> list[dict]:

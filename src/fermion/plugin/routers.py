@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from fermion import exceptions as exc
 from fermion.api.context import Context
 from fermion.db import models
-from fermion.plugin import ip_allocation, listing
+from fermion.plugin import binding, ip_allocation, listing
 from fermion.plugin.base import Resource, new_id, standard_view
 
 R = models.routers
@@ -65,8 +65,7 @@ def service_port(plugin, conn: Connection, network: Any, *, project_id: str, dev
         "network_id": network.id, "mac_address": mac, "admin_state_up": True,
         "status": status, "device_id": device_id, "device_owner": device_owner,
         "port_security_enabled": False,  # a trusted (network:*) port, as in Neutron
-        "binding_host_id": "", "binding_vif_type": "unbound", "binding_vnic_type": "normal",
-        "binding_vif_details": {}, "binding_profile": {}, "allowed_address_pairs": [],
+        **binding.columns(conn, "", "normal"), "binding_profile": {}, "allowed_address_pairs": [],
         "extra_dhcp_opts": [], "dns_name": "",
     })
     ip_allocation.store(conn, port_id, network.id, chosen)

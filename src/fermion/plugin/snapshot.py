@@ -28,14 +28,13 @@ from sqlalchemy import Connection, select
 from fermion.db import models
 from fermion.plugin import ip_allocation, listing
 from fermion.plugin.agents import ADMIN, DHCP, L3
-from fermion.plugin.base import standard_view
 from fermion.plugin.feed import current_revision
 from fermion.plugin.ml2 import segments as seg_db
 
 P, N, S = models.ports, models.networks, models.subnets
 A = models.agents
 SGB = models.securitygroupportbindings
-SG, SGR = models.securitygroups, models.securitygrouprules
+SG = models.securitygroups
 R, RP, FIP = models.routers, models.routerports, models.floatingips
 GATEWAY = "network:router_gateway"
 
@@ -51,14 +50,9 @@ def _ids(conn: Connection, stmt) -> list[str]:
     return list(conn.execute(stmt).scalars())
 
 
-def _views(plugin, conn: Connection, collection: str, rows: list, fallback) -> list[dict]:
-    """The API's view of the rows, or a plain one while the resource is not served."""
-    if not rows:
-        return []
-    resource = plugin.resources.get(collection)
-    if resource is not None:
-        return resource.views(conn, ADMIN, rows)
-    return fallback(conn, rows)
+def _admin_views(resource, conn: Connection, rows: list) -> list[dict]:
+    """The API's view of the rows, as an admin sees them."""
+    return resource.views(conn, ADMIN, rows) if rows else []
 
 
 def host_snapshot(plugin, conn: Connection, host: str) -> dict:
@@ -87,8 +81,7 @@ def host_snapshot(plugin, conn: Connection, host: str) -> dict:
 
     port_views = plugin.ports.views(conn, ADMIN, ports)
     group_ids = sorted({g for view in port_views for g in view["security_groups"]})
-    groups = _views(plugin, conn, "security_groups", _rows(conn, SG, SG.c.id, group_ids),
-                    _group_views)
+    groups = _admin_views(plugin.securitygroups, conn, _rows(conn, SG, SG.c.id, group_ids))
     routers = _routers(plugin, conn, router_ids, router_ports)
     fip_rows = _rows(conn, FIP, FIP.c.router_id, router_ids)
     return {
@@ -102,7 +95,7 @@ def host_snapshot(plugin, conn: Connection, host: str) -> dict:
         "security_group_members": _members(conn, groups),
         "dhcp_networks": dhcp_networks,
         "routers": routers,
-        "floatingips": _views(plugin, conn, "floatingips", fip_rows, _fip_views),
+        "floatingips": _admin_views(plugin.floatingips, conn, fip_rows),
         "tunnel_endpoints": _tunnel_endpoints(plugin, conn),
         "remote_ports": _remote_ports(conn, host, {row.network_id for row in port_rows.values()
                                                    if row.binding_host_id == host}),
@@ -132,7 +125,7 @@ def _network_views(plugin, conn: Connection, rows: list) -> list[dict]:
 
 def _routers(plugin, conn: Connection, router_ids: list[str], router_ports: list) -> list:
     rows = _rows(conn, R, R.c.id, router_ids)
-    views = _views(plugin, conn, "routers", sorted(rows, key=lambda r: r.id), _router_views)
+    views = _admin_views(plugin.routers, conn, sorted(rows, key=lambda r: r.id))
     gateways = {row.id: row.gw_port_id for row in rows}
     interfaces: dict[str, list[str]] = {}
     for rp in router_ports:
@@ -178,43 +171,3 @@ def _tunnel_endpoints(plugin, conn: Connection) -> list[dict]:
                         "tunnel_types": row.configurations.get("tunnel_types", []),
                         "alive": row.heartbeat_timestamp >= cutoff})
     return out
-
-
-# -- plain views, used while the owning resource module is not part of the plugin ------------
-
-def _group_views(conn: Connection, rows: list) -> list[dict]:
-    tags = listing.load_tags(conn, [row.id for row in rows])
-    rules: dict[str, list[dict]] = {}
-    for rule in _rows(conn, SGR, SGR.c.security_group_id, [row.id for row in rows]):
-        view = standard_view(rule, tags)
-        for name in ("security_group_id", "remote_group_id", "direction", "ethertype",
-                     "protocol", "port_range_min", "port_range_max", "remote_ip_prefix"):
-            view[name] = getattr(rule, name)
-        rules.setdefault(rule.security_group_id, []).append(view)
-    out = []
-    for row in rows:
-        view = standard_view(row, tags)
-        view.update({"stateful": row.stateful,
-                     "security_group_rules": sorted(rules.get(row.id, []),
-                                                    key=lambda r: r["id"])})
-        out.append(view)
-    return out
-
-
-def _router_views(conn: Connection, rows: list) -> list[dict]:
-    tags = listing.load_tags(conn, [row.id for row in rows])
-    out = []
-    for row in rows:
-        view = standard_view(row, tags)
-        view.update({"admin_state_up": row.admin_state_up, "status": row.status,
-                     "enable_snat": row.enable_snat, "routes": row.routes})
-        out.append(view)
-    return out
-
-
-def _fip_views(conn: Connection, rows: list) -> list[dict]:
-    return [{"id": row.id, "project_id": row.project_id, "tenant_id": row.project_id,
-             "floating_ip_address": row.floating_ip_address,
-             "floating_network_id": row.floating_network_id, "router_id": row.router_id,
-             "port_id": row.fixed_port_id, "fixed_ip_address": row.fixed_ip_address,
-             "status": row.status} for row in rows]
