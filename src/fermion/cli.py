@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _agent_args(parser: argparse.ArgumentParser, *, poll_help: str | None = None) -> None:
-    """Options every agent takes; agents read their INI options with ``load(..., server=False)``
-    and command-line values win over the files."""
+    """Options every agent takes; agents read their INI options with ``load()`` and
+    command-line values win over the files."""
     _config_args(parser)
     parser.add_argument("--host", default=None, help="this host's name, as ports' "
                                                      "binding:host_id name it ([DEFAULT] host)")
@@ -182,7 +182,7 @@ def _agent(args) -> int:
     import importlib
 
     try:
-        args.conf = load(args.config_file, server=False)
+        args.conf = load(args.config_file)
     except ConfigError as error:
         print(f"fermion: configuration error: {error}", file=sys.stderr)
         return 2
@@ -206,7 +206,11 @@ def _serve(conf) -> int:
 
     from fermion.api.app import create_app
 
-    app = create_app(conf)
+    try:
+        app = create_app(conf)
+    except ConfigError as error:  # settings that do not fit together (ML2 types)
+        print(f"fermion: configuration error: {error}", file=sys.stderr)
+        return 2
     uvicorn.run(app, host=conf.get("DEFAULT", "bind_host"), port=conf.get("DEFAULT", "bind_port"),
                 log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     return 0

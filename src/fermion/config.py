@@ -1,9 +1,18 @@
 """Neutron-style INI configuration: the same file names, sections and option names.
 
-Every option Fermion understands is declared once in ``OPTIONS`` with its type and default,
-so a missing file just means defaults. Unknown options in known sections warn; a bad value
-fails at start with the file, section and option named. Free-form sections (the options of
-keystonemiddleware) are kept as raw strings.
+Every option Fermion understands, its own ``[fermion]`` ones included, is declared once in
+``OPTIONS`` with its type, its limits and its default, so a missing file just means
+defaults. Unknown options in known sections warn; a bad value fails at start with the file,
+section and option named. Free-form sections (the options of keystonemiddleware) are kept
+as raw strings.
+
+Checks that need more than one option's value belong to whoever reads them: the ML2 type
+settings are checked by ``plugin.ml2.types.TypeConfig`` when the server builds its plugin,
+raising ``ConfigError`` before the database is touched.
+
+Data flow: INI files -> ``load()`` -> ``Config`` -> read by the server's layers and by the
+agents (``conf.get(section, name)``). Imports nothing else of Fermion: every layer may read
+its configuration from here.
 """
 
 from __future__ import annotations
@@ -46,6 +55,29 @@ def _str(value: str) -> str:
     return value.strip()
 
 
+def _at_least(parse: Callable[[str], Any], low: float,
+              high: float | None = None) -> Callable[[str], Any]:
+    """``parse``, then refuse values below ``low`` (or above ``high``)."""
+    def check(value: str) -> Any:
+        number = parse(value)
+        if number < low or (high is not None and number > high):
+            raise ValueError(f"must be at least {low}" if high is None
+                             else f"must be between {low} and {high}")
+        return number
+
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = value.strip()
+        if value not in choices:
+            raise ValueError(f"must be {' or '.join(choices)}")
+        return value
+
+    return check
+
+
 @dataclass(frozen=True)
 class Opt:
     section: str
@@ -58,8 +90,9 @@ class Opt:
 OPTIONS: list[Opt] = [
     # neutron.conf [DEFAULT]
     Opt("DEFAULT", "bind_host", _str, "127.0.0.1", "Address the API listens on"),
-    Opt("DEFAULT", "bind_port", _int, 9696, "Port the API listens on"),
-    Opt("DEFAULT", "auth_strategy", _str, "noauth", "noauth or keystone"),
+    Opt("DEFAULT", "bind_port", _at_least(_int, 1, 65535), 9696, "Port the API listens on"),
+    Opt("DEFAULT", "auth_strategy", _one_of("noauth", "keystone"), "noauth",
+        "noauth or keystone"),
     Opt("DEFAULT", "base_mac", _str, "fa:16:3e:00:00:00", "Base MAC; 00 octets are randomised"),
     Opt("DEFAULT", "global_physnet_mtu", _int, 1500, "MTU of the underlying physical networks"),
     Opt("DEFAULT", "max_allowed_address_pair", _int, 10, "Allowed address pairs per port"),
@@ -70,8 +103,10 @@ OPTIONS: list[Opt] = [
     Opt("DEFAULT", "dns_domain", _str, "openstacklocal", "Domain for hostnames"),
     Opt("DEFAULT", "enable_snat_by_default", _bool, True, "SNAT on new router gateways"),
     Opt("DEFAULT", "max_routes", _int, 30, "Extra routes per router"),
-    Opt("DEFAULT", "agent_down_time", _int, 75, "Seconds without heartbeat before an agent is dead"),
-    Opt("DEFAULT", "dhcp_agents_per_network", _int, 1, "DHCP agents scheduled per network"),
+    Opt("DEFAULT", "agent_down_time", _at_least(_int, 1), 75,
+        "Seconds without heartbeat before an agent is dead"),
+    Opt("DEFAULT", "dhcp_agents_per_network", _at_least(_int, 1), 1,
+        "DHCP agents scheduled per network"),
     Opt("DEFAULT", "network_auto_schedule", _bool, True, "Schedule networks to DHCP agents"),
     Opt("DEFAULT", "router_auto_schedule", _bool, True, "Schedule routers to L3 agents"),
     Opt("DEFAULT", "allow_automatic_dhcp_failover", _bool, True,
@@ -109,6 +144,13 @@ OPTIONS: list[Opt] = [
     Opt("database", "connection", _str, "sqlite:///fermion.sqlite", "SQLAlchemy database URL"),
     Opt("oslo_middleware", "max_request_body_size", _int, 114688, "Largest request body (bytes)"),
     Opt("oslo_concurrency", "lock_path", _str, "", "Accepted for compatibility"),
+    # neutron.conf [fermion]: Fermion's own options
+    Opt("fermion", "noauth_project_id", _str, "00000000000000000000000000000000",
+        "auth_strategy noauth: the project of requests without identity headers"),
+    Opt("fermion", "change_log_size", _at_least(_int, 1), 100000,
+        "Changes kept for watchers (docs/change-feed.md)"),
+    Opt("fermion", "change_poll_interval", _at_least(_float, 0.05), 2.0,
+        "Seconds between a server's safety polls of the change log"),
     Opt("quotas", "default_quota", _int, -1, "Default for resources without their own quota"),
     Opt("quotas", "quota_network", _int, 100, "Networks per project"),
     Opt("quotas", "quota_subnet", _int, 100, "Subnets per project"),
@@ -166,7 +208,7 @@ OPTIONS: list[Opt] = [
 ]
 
 # Sections taken as free-form key/value strings (handed to a library as they are).
-FREE_FORM_SECTIONS = {"keystone_authtoken", "fermion"}
+FREE_FORM_SECTIONS = {"keystone_authtoken"}
 
 _BY_KEY = {(opt.section, opt.name): opt for opt in OPTIONS}
 
@@ -191,10 +233,8 @@ class Config:
         self._values[(section, name)] = value
 
 
-def load(files: Iterable[str] = (), *, server: bool = True) -> Config:
-    """Read the INI files in order (later files win), validate, and return a Config.
-
-    ``server=False`` (agents) skips the checks that need the server's plugin modules."""
+def load(files: Iterable[str] = ()) -> Config:
+    """Read the INI files in order (later files win), check each value, return a Config."""
     values: dict[tuple[str, str], Any] = {}
     free: dict[str, dict[str, str]] = {}
     known_sections = {opt.section for opt in OPTIONS}
@@ -227,29 +267,4 @@ def load(files: Iterable[str] = (), *, server: bool = True) -> Config:
                     raise ConfigError(
                         f"{path}: [{section}] {name} = {raw!r} is invalid: {exc}"
                     ) from exc
-    conf = Config(values, free)
-    if server:
-        _check(conf)
-    return conf
-
-
-def _check(conf: Config) -> None:
-    strategy = conf.get("DEFAULT", "auth_strategy")
-    if strategy not in ("noauth", "keystone"):
-        raise ConfigError(f"[DEFAULT] auth_strategy = {strategy!r}: must be noauth or keystone")
-    if not 1 <= conf.get("DEFAULT", "bind_port") <= 65535:
-        raise ConfigError("[DEFAULT] bind_port must be between 1 and 65535")
-    if conf.get("DEFAULT", "agent_down_time") < 1:
-        raise ConfigError("[DEFAULT] agent_down_time must be at least 1 (seconds)")
-    if conf.get("DEFAULT", "dhcp_agents_per_network") < 1:
-        raise ConfigError("[DEFAULT] dhcp_agents_per_network must be at least 1")
-    from fermion.plugin.feed import check_options
-
-    try:
-        check_options(conf)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    # The ML2 type configuration is validated by building it (raises ConfigError).
-    from fermion.plugin.ml2.types import TypeConfig
-
-    TypeConfig.from_config(conf)
+    return Config(values, free)

@@ -108,8 +108,9 @@ def build_world(server: FermionServer) -> World:
     port = create("ports", "port", network_id=net["id"], project_id=OWNER,
                   mac_address="fa:16:3e:10:10:20",
                   fixed_ips=[{"subnet_id": subnet["id"], "ip_address": "10.10.0.20"}])
+    router = create("routers", "router", name="bad-input-router", project_id=OWNER)
     router_port = create("ports", "port", network_id=net["id"], project_id=OWNER,
-                         device_owner="network:router_interface", device_id=MISSING,
+                         device_owner="network:router_interface", device_id=router["id"],
                          fixed_ips=[{"subnet_id": subnet["id"], "ip_address": "10.10.0.1"}])
     pool = create("subnetpools", "subnetpool", name="bad-input-pool", project_id=OWNER,
                   prefixes=["10.200.0.0/16"], default_prefixlen=24, min_prefixlen=20,

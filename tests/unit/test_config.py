@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from fermion import config
+from fermion import cli, config
 from fermion.config import ConfigError
 
 
@@ -157,35 +158,62 @@ def test_bad_value_names_file_section_and_option(tmp_path, section, option, raw)
     assert repr(raw) in message
 
 
-@pytest.mark.parametrize("ranges,fragment", [
-    ("physnet:100", "min:max"),
-    ("physnet:0:10", "outside 1..4094"),
-    ("physnet:100:5000", "outside 1..4094"),
-    ("physnet:200:100", "outside"),
-    ("physnet:a:b", "min:max"),
-    (":100:200", "network_vlan_ranges"),
+@pytest.mark.parametrize("text,fragment", [
+    ("[DEFAULT]\nauth_strategy = ldap\n", "auth_strategy = 'ldap' is invalid: must be noauth or keystone"),
+    ("[DEFAULT]\nbind_port = 70000\n", "bind_port = '70000' is invalid: must be between 1"),
+    ("[DEFAULT]\nbind_port = 0\n", "bind_port"),
+    ("[DEFAULT]\nagent_down_time = 0\n", "agent_down_time = '0' is invalid: must be at least 1"),
+    ("[DEFAULT]\ndhcp_agents_per_network = 0\n", "dhcp_agents_per_network"),
+    ("[fermion]\nchange_log_size = 0\n", "change_log_size = '0' is invalid: must be at least 1"),
+    ("[fermion]\nchange_poll_interval = soon\n", "change_poll_interval"),
 ])
-def test_bad_vlan_range_fails(tmp_path, ranges, fragment):
-    path = write(tmp_path, "ml2_conf.ini", f"[ml2_type_vlan]\nnetwork_vlan_ranges = {ranges}\n")
-    with pytest.raises(ConfigError, match=fragment):
+def test_bad_settings_fail_at_load(tmp_path, text, fragment):
+    path = write(tmp_path, "x.conf", text)
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
         config.load([path])
 
 
+def test_fermion_section_is_declared_like_the_others(tmp_path, caplog):
+    """[fermion] options are typed and defaulted in OPTIONS; a misspelt one warns."""
+    assert config.load().get("fermion", "change_log_size") == 100000
+    path = write(tmp_path, "neutron.conf", """\
+        [fermion]
+        change_log_sise = 5
+        change_poll_interval = 0.5
+        noauth_project_id = abc
+        """)
+    with caplog.at_level(logging.WARNING, logger="fermion.config"):
+        conf = config.load([path])
+    assert conf.get("fermion", "change_poll_interval") == 0.5
+    assert conf.get("fermion", "noauth_project_id") == "abc"
+    assert conf.get("fermion", "change_log_size") == 100000
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert messages == [f"{path}: option [fermion] change_log_sise is not used by Fermion"]
+
+
 @pytest.mark.parametrize("text,fragment", [
+    ("[ml2_type_vlan]\nnetwork_vlan_ranges = physnet:100\n", "min:max"),
+    ("[ml2_type_vlan]\nnetwork_vlan_ranges = physnet:0:10\n", "outside 1..4094"),
+    ("[ml2_type_vlan]\nnetwork_vlan_ranges = physnet:200:100\n", "outside"),
+    ("[ml2_type_vlan]\nnetwork_vlan_ranges = :100:200\n", "network_vlan_ranges"),
     ("[ml2]\ntype_drivers = vxlan,magic\n", "unknown type driver 'magic'"),
     ("[ml2]\ntype_drivers = flat\ntenant_network_types = vxlan\n", "not in type_drivers"),
     ("[ml2_type_vxlan]\nvni_ranges = 1:99999999\n", "VNI"),
     ("[ml2_type_gre]\ntunnel_id_ranges = 5\n", "tunnel id"),
     ("[ml2]\noverlay_ip_version = 5\n", "overlay_ip_version"),
     ("[ml2]\nphysical_network_mtus = physnet\n", "physical_network_mtus"),
-    ("[DEFAULT]\nauth_strategy = ldap\n", "auth_strategy"),
-    ("[DEFAULT]\nbind_port = 70000\n", "bind_port"),
-    ("[DEFAULT]\nbind_port = 0\n", "bind_port"),
 ])
-def test_bad_settings_fail_at_load(tmp_path, text, fragment):
-    path = write(tmp_path, "x.conf", text)
-    with pytest.raises(ConfigError, match=fragment):
-        config.load([path])
+def test_bad_ml2_settings_stop_the_server_before_its_database(tmp_path, capsys, text,
+                                                               fragment):
+    """ML2 settings that do not fit together are checked once, as the server builds its
+    plugin: ``fermion server`` exits 2 naming them, and no database is created."""
+    database = tmp_path / "fermion.sqlite"
+    path = write(tmp_path, "ml2_conf.ini", f"[database]\nconnection = sqlite:///{database}\n"
+                                            + text)
+    assert cli.main(["server", "--config-file", path]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("fermion: configuration error: ") and fragment in error, error
+    assert not database.exists()
 
 
 def test_missing_file_fails_clearly(tmp_path):

@@ -1,7 +1,8 @@
 """The ASGI application: version documents, extensions, resources, quotas, IP availability.
 
-``create_app(conf)`` opens the database (migrating it to the newest schema), builds the
-plugin and the identity strategy, and mounts every route. Errors of any kind leave in
+``create_app(conf)`` builds the plugin (which checks the ML2 settings: ``ConfigError``),
+migrates the database to the newest schema, builds the identity strategy and mounts every
+route. Errors of any kind leave in
 Neutron's ``NeutronError`` form.
 """
 
@@ -56,12 +57,13 @@ RESOURCES += [("security_groups", "security_group", attrs_sg.SECURITY_GROUP),
 
 def create_app(conf, db: Database | None = None) -> FastAPI:
     db = db or Database(conf.get("database", "connection"))
+    plugin = Plugin(conf, db)  # checks the ML2 settings (ConfigError) before the schema
     create_schema(db)
     app = FastAPI(title="Fermion Networking API", version=__version__,
                   description="OpenStack Networking API v2.0 (Neutron-compatible)",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   lifespan=_lifespan)
-    app.state.plugin = Plugin(conf, db)
+    app.state.plugin = plugin
     app.state.auth = make_auth(conf)
     app.state.max_body = conf.get("oslo_middleware", "max_request_body_size")
     app.state.max_limit = conf.get("DEFAULT", "pagination_max_limit")

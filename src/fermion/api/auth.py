@@ -12,14 +12,12 @@ from collections.abc import Mapping
 
 from fermion.api.context import Context
 
-DEFAULT_PROJECT = "00000000000000000000000000000000"
-
 
 class NoAuth:
     blocking = False  # header parsing only: no need for a worker thread
 
     def __init__(self, conf):
-        self.default_project = conf.section("fermion").get("noauth_project_id", DEFAULT_PROJECT)
+        self.default_project = conf.get("fermion", "noauth_project_id")
 
     def authenticate(self, headers: Mapping[str, str]) -> Context:
         project = headers.get("x-project-id") or headers.get("x-tenant-id")

@@ -22,7 +22,6 @@ import asyncio
 import bisect
 import logging
 import threading
-from collections.abc import Callable
 
 from anyio import to_thread
 from sqlalchemy import bindparam, delete, func, select
@@ -41,26 +40,6 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000
 
 
-def fermion_option(conf, name: str, parse: Callable[[str], float], default, minimum) -> float:
-    """An option of the free-form ``[fermion]`` section (checked at start by config.py)."""
-    raw = conf.section("fermion").get(name)
-    if raw is None or not str(raw).strip():
-        return default
-    try:
-        value = parse(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"[fermion] {name} = {raw!r} is invalid: not a number") from None
-    if value < minimum:
-        raise ValueError(f"[fermion] {name} = {raw!r} is invalid: must be at least {minimum}")
-    return value
-
-
-def check_options(conf) -> None:
-    """Raise ValueError naming the option when a change feed option is unusable."""
-    fermion_option(conf, "change_log_size", int, 100000, 1)
-    fermion_option(conf, "change_poll_interval", float, 2.0, 0.05)
-
-
 def change_view(row) -> dict:
     return {"revision": row.revision, "resource": row.resource,
             "resource_id": row.resource_id, "action": row.action,
@@ -75,8 +54,8 @@ def current_revision(conn) -> int:
 class ChangeFeed:
     def __init__(self, db: Database, conf):
         self.db = db
-        self.retain = int(fermion_option(conf, "change_log_size", int, 100000, 1))
-        self.poll_interval = fermion_option(conf, "change_poll_interval", float, 2.0, 0.05)
+        self.retain = conf.get("fermion", "change_log_size")
+        self.poll_interval = conf.get("fermion", "change_poll_interval")
         self.cache_max = min(self.retain, CACHE_MAX)
         # Every change with base < revision <= head, in order.
         self._revisions: list[int] = []

@@ -1,9 +1,11 @@
 """ML2 type drivers as pure rules: ranges, provider-segment validation and MTU.
 
-No database here. ``TypeConfig`` is built from ``ml2_conf.ini`` options with Neutron's names
-(``type_drivers``, ``tenant_network_types``, ``flat_networks``, ``network_vlan_ranges``,
-``vni_ranges``, ``tunnel_id_ranges``, ``path_mtu``, ``physical_network_mtus``) and answers:
-is this provider segment valid, which ids may tenants draw from, what MTU does a network get.
+No database here. ``TypeConfig`` is built once, by the plugin at server start, from
+``ml2_conf.ini`` options with Neutron's names (``type_drivers``, ``tenant_network_types``,
+``flat_networks``, ``network_vlan_ranges``, ``vni_ranges``, ``tunnel_id_ranges``,
+``path_mtu``, ``physical_network_mtus``); settings that do not fit together raise
+``ConfigError`` (the server stops with the option named). It answers: is this provider
+segment valid, which ids may tenants draw from, what MTU does a network get.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fermion import exceptions as exc
+from fermion.config import ConfigError
 
 LOCAL, FLAT, VLAN, VXLAN, GRE, GENEVE = "local", "flat", "vlan", "vxlan", "gre", "geneve"
 ALL_TYPES = (LOCAL, FLAT, VLAN, VXLAN, GRE, GENEVE)
@@ -32,16 +35,10 @@ def parse_range(text: str, kind: str, limits: Range) -> Range:
         low_text, high_text = text.split(":")
         low, high = int(low_text), int(high_text)
     except ValueError as error:
-        raise _config_error(f"{kind} range {text!r} is not of the form min:max") from error
+        raise ConfigError(f"{kind} range {text!r} is not of the form min:max") from error
     if not (limits[0] <= low <= high <= limits[1]):
-        raise _config_error(f"{kind} range {text!r} is outside {limits[0]}..{limits[1]}")
+        raise ConfigError(f"{kind} range {text!r} is outside {limits[0]}..{limits[1]}")
     return low, high
-
-
-def _config_error(message: str) -> Exception:
-    from fermion.config import ConfigError
-
-    return ConfigError(message)
 
 
 @dataclass
@@ -62,18 +59,18 @@ class TypeConfig:
         drivers = conf.get("ml2", "type_drivers")
         for name in drivers:
             if name not in ALL_TYPES:
-                raise _config_error(f"[ml2] type_drivers: unknown type driver {name!r}")
+                raise ConfigError(f"[ml2] type_drivers: unknown type driver {name!r}")
         tenant = conf.get("ml2", "tenant_network_types")
         for name in tenant:
             if name not in drivers:
-                raise _config_error(
+                raise ConfigError(
                     f"[ml2] tenant_network_types: {name!r} is not in type_drivers"
                 )
         vlan_ranges: dict[str, list[Range]] = {}
         for entry in conf.get("ml2_type_vlan", "network_vlan_ranges"):
             physnet, _, rest = entry.partition(":")
             if not physnet:
-                raise _config_error(f"[ml2_type_vlan] network_vlan_ranges: bad entry {entry!r}")
+                raise ConfigError(f"[ml2_type_vlan] network_vlan_ranges: bad entry {entry!r}")
             ranges = vlan_ranges.setdefault(physnet, [])
             if rest:
                 ranges.append(parse_range(rest, "VLAN", ID_LIMITS[VLAN]))
@@ -91,12 +88,12 @@ class TypeConfig:
             try:
                 physnet_mtus[physnet] = int(mtu)
             except ValueError as error:
-                raise _config_error(
+                raise ConfigError(
                     f"[ml2] physical_network_mtus: bad entry {entry!r}, expected physnet:mtu"
                 ) from error
         version = conf.get("ml2", "overlay_ip_version")
         if version not in IP_HEADER:
-            raise _config_error("[ml2] overlay_ip_version must be 4 or 6")
+            raise ConfigError("[ml2] overlay_ip_version must be 4 or 6")
         return cls(
             type_drivers=list(drivers),
             tenant_network_types=list(tenant),
