@@ -477,6 +477,29 @@ def test_host_snapshot(fermion_server, db_url):
             "host": "network1"}).headers["X-Fermion-Revision"])
 
 
+def test_snapshot_rules_carry_the_protocol_number_agents_match(fermion_server):
+    """Agents never read protocol names: each rule comes with its IANA number (None: any)."""
+    server = fermion_server()
+    with server.client() as c:
+        net = network(c, "n", dhcp=False)
+        group = c.post("/v2.0/security-groups", json={"security_group": {"name": "g"}}
+                       ).json()["security_group"]
+        for ethertype, protocol in (("IPv4", "vrrp"), ("IPv4", "132"), ("IPv6", "icmpv6"),
+                                    ("IPv4", "ip"), ("IPv4", "any")):
+            r = c.post("/v2.0/security-group-rules", json={"security_group_rule": {
+                "security_group_id": group["id"], "direction": "ingress",
+                "ethertype": ethertype, "protocol": protocol}})
+            assert r.status_code == 201, r.text
+        c.post("/v2.0/ports", json={"port": {"network_id": net["id"], "binding:host_id": "c1",
+                                             "security_groups": [group["id"]]}})
+        snap = c.get("/v2.0/fermion/snapshot", params={"host": "c1"}).json()["snapshot"]
+        rules = snap["security_groups"][0]["security_group_rules"]
+        got = {(r["ethertype"], r["protocol"]): r["_protocol_number"] for r in rules
+               if r["direction"] == "ingress"}
+        assert got == {("IPv4", "vrrp"): 112, ("IPv4", "132"): 132, ("IPv6", "ipv6-icmp"): 58,
+                       ("IPv4", "ip"): 0, ("IPv4", None): None}
+
+
 @pytest.mark.parametrize("option", ["change_log_size", "change_poll_interval"])
 def test_bad_feed_options_fail_at_start(tmp_path, option):
     from fermion.config import ConfigError, load

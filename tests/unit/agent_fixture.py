@@ -57,13 +57,14 @@ SNAPSHOT = {
     ],
     "security_groups": [
         {"id": SG_WEB, "security_group_rules": [
-            {"id": RULE_EGR, "direction": "egress", "ethertype": "IPv4", "protocol": None}]},
+            {"id": RULE_EGR, "direction": "egress", "ethertype": "IPv4", "protocol": None,
+             "_protocol_number": None}]},
         {"id": SG_SSH, "security_group_rules": [
             {"id": RULE_SSH, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-             "port_range_min": 22, "port_range_max": 22,
+             "_protocol_number": 6, "port_range_min": 22, "port_range_max": 22,
              "remote_ip_prefix": "192.168.0.0/24"},
             {"id": RULE_GRP, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-             "remote_group_id": SG_WEB}]},
+             "_protocol_number": 6, "remote_group_id": SG_WEB}]},
     ],
     "security_group_members": {SG_WEB: ["10.1.0.7"]},
     "tunnel_endpoints": [

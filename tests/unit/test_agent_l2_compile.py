@@ -10,9 +10,9 @@ from fermion.agent.l2_flows import (
     br_tun_flows,
     compile_all,
     link_local,
-    port_range_masks,
 )
 from fermion.agent.l2_model import allocate_local_vlans
+from fermion.agent.sg_flows import port_range_masks
 from fermion.agent.walk import ETH_ARP, ETH_IP, ETH_IPV6, field_matches, walk
 from tests.unit import agent_fixture as fx
 
@@ -258,8 +258,8 @@ def test_trace_explains_who_forwarded_or_dropped_a_packet():
 def test_icmp_and_ipv6_rules():
     from fermion.agent.l2_model import SGRule
     m = fx.model()
-    rules = (SGRule("r-icmp", "ingress", "IPv4", "icmp", 8, None),
-             SGRule("r-v6", "ingress", "IPv6", "tcp", 80, 81, "2001:db8::/64"))
+    rules = (SGRule("r-icmp", "ingress", "IPv4", 1, 8, None),
+             SGRule("r-v6", "ingress", "IPv6", 6, 80, 81, "2001:db8::/64"))
     m = dataclasses.replace(m, sg_rules={**m.sg_rules, fx.SG_SSH: rules})
     flows = br_int_flows(m)
     base = {"in_port": fx.PATCH_TUN, "dl_src": "fa:16:3e:00:00:99", "dl_dst": fx.MAC_D,

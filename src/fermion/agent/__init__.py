@@ -10,6 +10,7 @@ Pure (no system, no sockets, no fermion.linux):
   flows        ``Flow`` values, canonical ``ovs-ofctl`` text, dump parsing, ``diff``.
   l2_model     the L2 host model built from the snapshot plus the host's OVS facts.
   l2_flows     host model -> desired flows per bridge (anti-spoofing, conntrack SGs, l2pop).
+  sg_flows     security group rules -> table 72/82 flows (protocols by IANA number).
   walk         an offline table walker (tests, later ``fermion trace``).
   dhcp_model   the DHCP networks this host serves, from the snapshot.
   dnsmasq      dnsmasq's hosts / addn_hosts / opts files and command line.

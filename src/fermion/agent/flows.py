@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from fermion.agent import cookies
 
 # Protocol shorthands: match keys without a value.
-PROTOCOLS = ("ip", "ipv6", "icmp", "icmp6", "tcp", "tcp6", "udp", "udp6", "arp", "rarp")
+PROTOCOLS = ("ip", "ipv6", "icmp", "icmp6", "tcp", "tcp6", "udp", "udp6", "sctp", "sctp6",
+             "arp", "rarp")
 # Canonical order of the fields we write (others follow, sorted).
 FIELD_ORDER = (
     "in_port", "reg5", "reg6", "dl_vlan", "vlan_tci", "tun_id", "dl_src", "dl_dst",
@@ -36,7 +37,8 @@ _SET_TUNNEL = re.compile(r"^set_tunnel(?:64)?:(\w+)$")
 _LOAD_TUN = re.compile(r"^(?:load:(\w+)->NXM_NX_TUN_ID\[\]|set_field:(\w+)->tun_id)$")
 
 _SHORTHAND_OF = {("ip", "1"): "icmp", ("ip", "6"): "tcp", ("ip", "17"): "udp",
-                 ("ipv6", "58"): "icmp6", ("ipv6", "6"): "tcp6", ("ipv6", "17"): "udp6"}
+                 ("ip", "132"): "sctp", ("ipv6", "58"): "icmp6", ("ipv6", "6"): "tcp6",
+                 ("ipv6", "17"): "udp6", ("ipv6", "132"): "sctp6"}
 
 Match = tuple[tuple[str, str | None], ...]
 

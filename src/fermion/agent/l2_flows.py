@@ -31,15 +31,16 @@ from collections.abc import Iterable
 from fermion.agent import cookies
 from fermion.agent.cookies import Kind
 from fermion.agent.flows import Flow, make
-from fermion.agent.l2_model import HostModel, Network, Port, SGRule
+from fermion.agent.l2_model import HostModel, Network, Port
 from fermion.agent.pipeline import BR_INT, BR_TUN, check_learn, goto
+from fermion.agent.sg_flows import ZONE, sg_rule_flows
 
 UNTAGGED_MATCH = "0x0000/0x1fff"
 UNICAST = "00:00:00:00:00:00/01:00:00:00:00:00"
 MULTICAST = "01:00:00:00:00:00/01:00:00:00:00:00"
-ZONE = "NXM_NX_REG6[0..15]"
 TUN_TABLE = {"gre": 3, "vxlan": 4, "geneve": 6}
 LEARN_TIMEOUT = 300
+ICMPV6_INGRESS = (130, 134, 135, 136)  # MLD query, RA, NS, NA: pass without rules
 
 
 def _dedupe(flows: Iterable[Flow]) -> list[Flow]:
@@ -232,9 +233,11 @@ def _firewall_base(port: Port, mark: list[str], macs: list[str], c: int) -> list
         make(B, 73, 90, {"ct_state": "+new-est+trk", "ipv6": None, **reg},
              [f"ct(commit,zone={ZONE})", goto(B, 73, 91)], c),
         make(B, 73, 80, reg, [goto(B, 73, 91)], c),
-        # ingress: ARP, ND and DHCP replies pass; IP goes through conntrack
+        # ingress: ARP, ND (MLD query, RA, NS, NA, as Neutron's OVS firewall) and DHCP
+        # replies pass; other IP (other ICMPv6 too) goes through conntrack and the rules
         make(B, 81, 100, {"arp": None, **reg}, [goto(B, 81, 92)], c),
-        make(B, 81, 100, {"icmp6": None, **reg}, [goto(B, 81, 92)], c),
+        *(make(B, 81, 100, {"icmp6": None, **reg, "icmp_type": t}, [goto(B, 81, 92)], c)
+          for t in ICMPV6_INGRESS),
         make(B, 81, 95, {"udp": None, **reg, "tp_src": 67, "tp_dst": 68}, [goto(B, 81, 92)], c),
         make(B, 81, 95, {"udp6": None, **reg, "tp_src": 547, "tp_dst": 546},
              [goto(B, 81, 92)], c),
@@ -258,78 +261,6 @@ def _firewall_base(port: Port, mark: list[str], macs: list[str], c: int) -> list
 
 def mark_value(load: str) -> int:
     return int(load.split(":")[1].split("->")[0], 16)
-
-
-_PROTO = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
-
-
-def port_range_masks(lo: int, hi: int) -> list[str]:
-    """``tp_dst`` values covering [lo, hi] with value/mask pairs (exact when lo == hi)."""
-    if lo == hi:
-        return [str(lo)]
-    out = []
-    while lo <= hi:
-        size = lo & -lo if lo else 1 << 16
-        while size > hi - lo + 1:
-            size >>= 1
-        out.append(f"{lo:#x}/{(0xFFFF & ~(size - 1)):#x}")
-        lo += size
-    return out
-
-
-def sg_rule_flows(model: HostModel, port: Port) -> list[Flow]:
-    """Tables 72/82: one flow per (rule, remote address, port-range piece) of the port."""
-    flows = []
-    for sg in port.security_groups:
-        for rule in model.sg_rules.get(sg, ()):
-            flows += _rule_flows(model, port, rule)
-    return flows
-
-
-def _rule_flows(model: HostModel, port: Port, rule: SGRule) -> list[Flow]:
-    B, c = BR_INT, cookies.cookie(Kind.SG_RULE, rule.id)
-    v6 = rule.ethertype == "IPv6"
-    table, nxt = (72, 73) if rule.direction == "egress" else (82, 92)
-    base: dict = {"ct_state": "+new-est+trk", "reg5": port.ofport}
-    proto = rule.protocol
-    pnum = _PROTO.get(proto, int(proto) if proto and str(proto).isdigit() else None)
-    if pnum is None:
-        base["ipv6" if v6 else "ip"] = None
-    else:
-        if pnum == 1 and v6:
-            pnum = 58
-        base["ipv6" if v6 else "ip"] = None
-        base["nw_proto"] = pnum
-    pieces: list[dict] = [{}]
-    if pnum in (6, 17, 132) and rule.port_range_min is not None:
-        hi = rule.port_range_max if rule.port_range_max is not None else rule.port_range_min
-        pieces = [{"tp_dst": m} for m in port_range_masks(rule.port_range_min, hi)]
-    elif pnum in (1, 58) and rule.port_range_min is not None:
-        pieces = [{"icmp_type": rule.port_range_min}]
-        if rule.port_range_max is not None:
-            pieces[0]["icmp_code"] = rule.port_range_max
-    remote_key = ("ipv6_" if v6 else "nw_") + ("dst" if rule.direction == "egress" else "src")
-    remotes: list[str | None] = [None]
-    if rule.remote_ip_prefix:
-        remotes = [rule.remote_ip_prefix]
-    elif rule.remote_group_id:
-        members = model.sg_members.get(rule.remote_group_id, ())
-        remotes = [ip for ip in members if (":" in ip) == v6]
-    actions = ([goto(B, table, nxt)] if table == 72
-               else [f"ct(commit,zone={ZONE})", goto(B, table, nxt)])
-    flows = []
-    for remote in remotes:
-        for piece in pieces:
-            match = dict(base, **piece)
-            if remote is not None:
-                match[remote_key] = _prefix(remote)
-            flows.append(make(B, table, 70, match, actions, c))
-    return flows
-
-
-def _prefix(addr: str) -> str:
-    net = ipaddress.ip_network(addr, strict=False)
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
 # --------------------------------------------------------------------------- br-phys

@@ -85,7 +85,7 @@ class SGRule:
     id: str
     direction: str  # ingress | egress
     ethertype: str = "IPv4"
-    protocol: str | None = None  # tcp, udp, icmp, icmpv6, a number, or None for any
+    protocol: int | None = None  # IANA number from the server (0 or None: every protocol)
     port_range_min: int | None = None
     port_range_max: int | None = None
     remote_ip_prefix: str | None = None
@@ -165,7 +165,8 @@ class HostModel:
                                  (e.get("tunnel_types") or ["vxlan"])[0])
                       for e in snapshot.get("tunnel_endpoints", [])
                       if e.get("tunneling_ip") in tunnel_ofports and e["host"] != host)
-        sg_rules = {g["id"]: tuple(_rule(r) for r in g.get("security_group_rules", []))
+        sg_rules = {g["id"]: tuple(r for r in map(_rule, g.get("security_group_rules", []))
+                                   if r is not None)
                     for g in snapshot.get("security_groups", [])}
         sg_members = {g: tuple(ips)
                       for g, ips in (snapshot.get("security_group_members") or {}).items()}
@@ -174,8 +175,16 @@ class HostModel:
                    sg_rules, sg_members, tuple(sorted(dead_ofports)))
 
 
-def _rule(r: Mapping) -> SGRule:
-    return SGRule(r["id"], r["direction"], r.get("ethertype") or "IPv4", r.get("protocol"),
+def _rule(r: Mapping) -> SGRule | None:
+    """The rule with the protocol number the server computed (``_protocol_number``).
+
+    The agent never reads protocol names: a rule naming a protocol without its number
+    (a server that does not send it) is left out, so it admits nothing rather than all IP.
+    """
+    number = r.get("_protocol_number")
+    if r.get("protocol") is not None and number is None:
+        return None
+    return SGRule(r["id"], r["direction"], r.get("ethertype") or "IPv4", number,
                   r.get("port_range_min"), r.get("port_range_max"), r.get("remote_ip_prefix"),
                   r.get("remote_group_id"))
 

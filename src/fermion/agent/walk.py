@@ -26,7 +26,7 @@ ETH_ARP, ETH_IP, ETH_IPV6 = 0x0806, 0x0800, 0x86DD
 _SHORTHAND = {
     "arp": (ETH_ARP, None), "ip": (ETH_IP, None), "ipv6": (ETH_IPV6, None),
     "icmp": (ETH_IP, 1), "icmp6": (ETH_IPV6, 58), "tcp": (ETH_IP, 6), "tcp6": (ETH_IPV6, 6),
-    "udp": (ETH_IP, 17), "udp6": (ETH_IPV6, 17),
+    "udp": (ETH_IP, 17), "udp6": (ETH_IPV6, 17), "sctp": (ETH_IP, 132), "sctp6": (ETH_IPV6, 132),
 }
 _ADDR = {"arp_spa", "arp_tpa", "nw_src", "nw_dst", "ipv6_src", "ipv6_dst", "nd_target"}
 _REG_LOAD = re.compile(r"^load:(0x[0-9a-f]+)->NXM_NX_REG(\d+)\[\]$")

@@ -116,6 +116,22 @@ def protocol_number(protocol: str | None) -> int | None:
     return PROTOCOLS[protocol] if protocol in PROTOCOLS else int(protocol)
 
 
+def agent_protocol_number(rule: dict) -> int | None:
+    """The IANA number agents match for a stored rule's protocol (None: every protocol).
+
+    The one place that reads protocol names for the data plane: agents get this number in
+    the snapshot (``_protocol_number``) and never interpret names. IPv6 rules written
+    with the legacy ICMP names or number (``icmp``, ``icmpv6``, ``1``) mean ICMPv6 (58),
+    as Neutron's agents read them.
+    """
+    protocol = rule.get("protocol")
+    if protocol is None:
+        return None
+    if rule.get("ethertype") == "IPv6" and protocol in ("icmp", "icmpv6", "1"):
+        return PROTOCOLS["ipv6-icmp"]
+    return protocol_number(protocol)
+
+
 def normalize(rule: dict) -> dict:
     """The canonical form of a converted rule, or the Neutron error that refuses it.
 

@@ -8,9 +8,11 @@ feed from R. Objects appear once each, as the API shows them to an admin:
   DHCP agent serves, and the ports of the routers its L3 agent hosts;
 - ``networks`` of all those ports and DHCP networks, each with ``segments`` (Neutron's
   multi-provider form, given for one segment too), and all their ``subnets``;
-- ``security_groups`` of those ports (with their ``security_group_rules``) and
-  ``security_group_members``: for every group a rule names as ``remote_group_id``, the IP
-  addresses of its member ports (fixed IPs and allowed address pairs);
+- ``security_groups`` of those ports (with their ``security_group_rules``, each with
+  ``_protocol_number``: the IANA number the data plane matches, so agents never read
+  protocol names; see ``sg_rules.agent_protocol_number``) and ``security_group_members``:
+  for every group a rule names as ``remote_group_id``, the IP addresses of its member
+  ports (fixed IPs and allowed address pairs);
 - ``dhcp_networks``: ids of the networks the host's DHCP agent serves;
 - ``routers`` its L3 agent hosts, each with ``_interfaces`` (its port ids, gateway port
   excluded), ``gw_port_id`` and ``_floatingips`` (ids into ``floatingips``);
@@ -26,7 +28,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from fermion.db import models
-from fermion.plugin import ip_allocation, listing
+from fermion.plugin import ip_allocation, listing, sg_rules
 from fermion.plugin.agents import ADMIN, DHCP, L3
 from fermion.plugin.feed import current_revision
 from fermion.plugin.ml2 import segments as seg_db
@@ -82,6 +84,9 @@ def host_snapshot(plugin, conn: Connection, host: str) -> dict:
     port_views = plugin.ports.views(conn, ADMIN, ports)
     group_ids = sorted({g for view in port_views for g in view["security_groups"]})
     groups = _admin_views(plugin.securitygroups, conn, _rows(conn, SG, SG.c.id, group_ids))
+    for group in groups:
+        for rule in group.get("security_group_rules", []):
+            rule["_protocol_number"] = sg_rules.agent_protocol_number(rule)
     routers = _routers(plugin, conn, router_ids, router_ports)
     fip_rows = _rows(conn, FIP, FIP.c.router_id, router_ids)
     return {
