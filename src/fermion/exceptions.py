@@ -56,6 +56,11 @@ class HTTPBadRequest(BadRequest):
     template = "%(msg)s"
 
 
+def bad(msg: str) -> HTTPBadRequest:
+    """A request that does not validate: 400 with ``msg`` as the whole message."""
+    return HTTPBadRequest(msg=msg)
+
+
 class InvalidInput(BadRequest):
     template = "Invalid input for operation: %(error_message)s."
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from fermion.agent.iptables_rules import RuleSet
+from fermion.agent.l3_apply import apply_iptables
 from fermion.agent.l3_model import METADATA_IP
 from fermion.agent.l3_rules import new_ruleset
 from fermion.lab.host import Host, Instance, Underlay, plug_instance
@@ -590,22 +591,22 @@ def test_iptables_apply_is_idempotent_and_leaves_others_alone(lab_hosts, backend
         rs = new_ruleset()
         rs.add("nat", "PREROUTING", "-d 203.0.113.5/32 -j DNAT --to-destination 10.0.0.5")
         rs.add("nat", "extra", "-j RETURN")
-        assert ipt.apply(name, rs)
-        assert not ipt.apply(name, rs), "a second apply changed something"
+        assert apply_iptables(ipt, name, rs)
+        assert not apply_iptables(ipt, name, rs), "a second apply changed something"
         ns.exec_in(name, [ipt.cmd, "-t", "nat", "-I", "PREROUTING", "-j",
                           "neutron-l3-agent-PREROUTING"])  # a duplicate jump
-        plan = ipt.apply(name, rs)
+        plan = apply_iptables(ipt, name, rs)
         assert plan.jumps_fixed == [("nat", "PREROUTING")] and not plan.rewritten
         nat = ipt.list_rules(name, "nat")
         assert nat.count("-A PREROUTING -j neutron-l3-agent-PREROUTING") == 1, nat
         smaller: RuleSet = new_ruleset()
-        plan = ipt.apply(name, smaller)
+        plan = apply_iptables(ipt, name, smaller)
         assert plan.removed == [("nat", "neutron-l3-agent-extra")], plan
         nat = ipt.list_rules(name, "nat")
         assert "203.0.113.5" not in nat and "neutron-l3-agent-extra" not in nat, nat
         assert "-A POSTROUTING -j someone-else" in nat and \
             "-A someone-else -j RETURN" in nat, nat
-        assert not ipt.apply(name, smaller)
+        assert not apply_iptables(ipt, name, smaller)
     finally:
         ns.delete_netns(name)
 

@@ -12,8 +12,8 @@ import threading
 import httpx
 import pytest
 
-from fermion.api.context import Context
 from fermion.api.keystone import KeystoneAuth
+from fermion.model.context import Context
 
 pytestmark = pytest.mark.keystone
 

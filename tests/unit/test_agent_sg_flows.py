@@ -11,6 +11,7 @@ import pytest
 from fermion.agent.l2_flows import br_int_flows
 from fermion.agent.l2_model import SGRule
 from fermion.agent.walk import ETH_IP, ETH_IPV6, walk
+from fermion.model import attributes_sg
 from fermion.plugin import sg_rules
 from tests.unit import agent_fixture as fx
 
@@ -41,11 +42,11 @@ def admitted(flows, pkt) -> bool:
 def api_rule(protocol, ethertype="IPv4", **kw) -> dict:
     """A rule as the API stores it, with the number the server hands the agent."""
     stored = sg_rules.normalize({"direction": "ingress", "ethertype": ethertype,
-                                 "protocol": sg_rules.convert_protocol(protocol), **kw})
+                                 "protocol": attributes_sg.convert_protocol(protocol), **kw})
     return stored
 
 
-@pytest.mark.parametrize("name", sorted(sg_rules.PROTOCOLS))
+@pytest.mark.parametrize("name", sorted(attributes_sg.PROTOCOLS))
 def test_every_protocol_name_is_enforced_by_its_number(name):
     ethertype = "IPv6" if name in sg_rules.IPV6_ONLY else "IPv4"
     stored = api_rule(name, ethertype)

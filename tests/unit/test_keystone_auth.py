@@ -21,8 +21,8 @@ pytest.importorskip("keystonemiddleware")
 from keystonemiddleware import auth_token  # noqa: E402
 from keystonemiddleware.auth_token import _exceptions as ksm_exceptions  # noqa: E402
 
-from fermion.api.context import Context  # noqa: E402
 from fermion.api.keystone import KeystoneAuth, KeystoneConfigError  # noqa: E402
+from fermion.model.context import Context  # noqa: E402
 
 CONF = {
     "www_authenticate_uri": "http://keystone.invalid:5000",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fermion import exceptions as exc
-from fermion.api.attributes import NETWORK, PORT, SUBNET
 from fermion.api.query import parse_list_query
-from fermion.api.validators import INT_MAX
+from fermion.model.attributes import NETWORK, PORT, SUBNET
+from fermion.model.validators import INT_MAX
 from fermion.plugin.ports import SPECIAL_FILTERS
 
 

@@ -1,4 +1,5 @@
-"""Security group rules as values (plugin/sg_rules.py): conversion, checks, canonical form, keys.
+"""Security group rules as values: conversion (model/attributes_sg.py), checks, canonical form
+and keys (plugin/sg_rules.py).
 
 The expected errors and their wording are Neutron's (checked against neutron 29).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from fermion import exceptions as exc
+from fermion.model import attributes_sg as convert
 from fermion.plugin import sg_rules as r
 
 
@@ -33,33 +35,33 @@ def refused(error: type, fn, *args) -> str:
     (0, "0"), ("0", "0"), (255, "255"),
 ])
 def test_protocol_accepted(value, expected):
-    assert r.convert_protocol(value) == expected
+    assert convert.convert_protocol(value) == expected
 
 
 @pytest.mark.parametrize("value", ["foo", 256, "256", -1, "-1", True, 1.5, [], {}, "", "6 "])
 def test_protocol_refused(value):
-    message = refused(exc.SecurityGroupRuleInvalidProtocol, r.convert_protocol, value)
+    message = refused(exc.SecurityGroupRuleInvalidProtocol, convert.convert_protocol, value)
     assert message.startswith(f"Security group rule protocol {value} not supported. Only "
                               "protocol values (None, 'any', 'ah', 'dccp'")
     assert message.endswith("'vrrp') and integer representations [0 to 255] are supported.")
 
 
 def test_ethertype():
-    assert r.convert_ethertype("ipv6") == "IPv6"
-    assert r.convert_ethertype("IPV4") == "IPv4"
+    assert convert.convert_ethertype("ipv6") == "IPv6"
+    assert convert.convert_ethertype("IPV4") == "IPv4"
     for value in ("IPv5", 4, None, ""):
-        message = refused(exc.SecurityGroupRuleInvalidEtherType, r.convert_ethertype, value)
+        message = refused(exc.SecurityGroupRuleInvalidEtherType, convert.convert_ethertype, value)
         assert message == (f"Security group rule for ethertype '{value}' not supported. "
                            "Allowed values are ['IPv4', 'IPv6'].")
 
 
 def test_port():
-    assert r.convert_port(None) is None
-    assert r.convert_port(22) == 22
-    assert r.convert_port("8080") == 8080
-    assert r.convert_port(0) == 0  # refused later, for port protocols only
+    assert convert.convert_port(None) is None
+    assert convert.convert_port(22) == 22
+    assert convert.convert_port("8080") == 8080
+    assert convert.convert_port(0) == 0  # refused later, for port protocols only
     for value in (-1, 65536, "x", True, 1.0, "", [1]):
-        assert refused(exc.SecurityGroupInvalidPortValue, r.convert_port, value) == (
+        assert refused(exc.SecurityGroupInvalidPortValue, convert.convert_port, value) == (
             f"Invalid value for port {value}")
 
 
@@ -69,13 +71,13 @@ def test_port():
     ("FD00:0::1/64", "fd00::1/64"), ("::", "::/128"),
 ])
 def test_prefix_accepted(value, expected):
-    assert r.convert_prefix(value) == expected
+    assert convert.convert_prefix(value) == expected
 
 
 @pytest.mark.parametrize("value", ["x", "10.0.0.0/33", "10.0.0.256", 5, "fe80::1%eth0", [],
                                    "010.0.0.1"])
 def test_prefix_refused(value):
-    assert refused(exc.InvalidCIDR, r.convert_prefix, value) == (
+    assert refused(exc.InvalidCIDR, convert.convert_prefix, value) == (
         f"Invalid CIDR {value} given as IP prefix.")
 
 

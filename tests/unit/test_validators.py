@@ -1,11 +1,11 @@
-"""Attribute validators (api/validators.py): accepted values, conversions, refusals."""
+"""Attribute validators (model/validators.py): accepted values, conversions, refusals."""
 
 from __future__ import annotations
 
 import pytest
 
-from fermion.api import validators as v
-from fermion.api.validators import Invalid
+from fermion.model import validators as v
+from fermion.model.validators import Invalid
 
 
 def refused(validator, value, fragment: str = "") -> str:

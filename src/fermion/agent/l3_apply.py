@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fermion.agent import l3_rules
+from fermion.agent import iptables_rules, l3_rules
 from fermion.agent.l3_model import EXTERNAL_PREFIX, INTERNAL_PREFIX, NAMESPACE_PREFIX, Router
 from fermion.agent.metadata_proxy import ROUTER_HEADER, ProxyConfig, ensure_proxy, proxy_daemon
 from fermion.linux import conntrack, interface
@@ -87,6 +87,18 @@ class L3Result:
         return bool(self.removed or any(
             r.changes or r.iptables_changed or r.fips_added or r.fips_removed
             or r.metadata_proxy in ("started", "restarted") for r in self.routers.values()))
+
+
+def apply_iptables(iptables: Iptables, netns: str | None,
+                   desired: iptables_rules.RuleSet) -> iptables_rules.Plan:
+    """Make ``netns`` hold exactly ``desired`` in the chains it owns: one ``iptables-save``,
+    the pure diff, and one ``iptables-restore --noflush`` only when something differs (a
+    COMMIT per table: each table changes atomically). Returns what changed."""
+    plan, text = iptables_rules.diff(desired, iptables_rules.parse_save(iptables.save(netns)))
+    if text:
+        LOG.debug("iptables-restore in %s:\n%s", netns, text)
+        iptables.restore(netns, text)
+    return plan
 
 
 class L3Applier:
@@ -151,7 +163,7 @@ class L3Applier:
             res.changes += interface.set_addresses(port.device, port.cidrs, netns=netns,
                                                    view=view)
 
-        plan = self.iptables.apply(netns, l3_rules.router_rules(
+        plan = apply_iptables(self.iptables, netns, l3_rules.router_rules(
             router, metadata_port=self.metadata_port))
         res.iptables_changed = [f"{t}:{c}" for t, c in plan.rewritten + plan.jumps_fixed
                                 + plan.removed]

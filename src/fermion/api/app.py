@@ -19,11 +19,7 @@ from starlette.responses import Response
 
 from fermion import __version__
 from fermion import exceptions as exc
-from fermion.api import attributes as attrs
-from fermion.api import attributes_l3 as attrs_l3
-from fermion.api import attributes_sg as attrs_sg
 from fermion.api import request as req
-from fermion.api import validators
 from fermion.api.auth import make_auth
 from fermion.api.extensions import extension_list
 from fermion.api.http import (
@@ -40,6 +36,10 @@ from fermion.api.routes_agents import add_agent_routes
 from fermion.api.routes_feed import add_feed_routes
 from fermion.api.routes_l3 import add_l3_routes
 from fermion.db.engine import Database, create_schema
+from fermion.model import attributes as attrs
+from fermion.model import attributes_l3 as attrs_l3
+from fermion.model import attributes_sg as attrs_sg
+from fermion.model import validators
 from fermion.plugin.core import Plugin
 from fermion.plugin.ip_availability import availabilities
 from fermion.plugin.quotas import RESOURCES as QUOTA_RESOURCES
@@ -234,17 +234,17 @@ def _quota_routes(app: FastAPI) -> None:
 
 def _quota_values(body: object) -> dict[str, int]:
     if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
-        raise req.bad("Unable to find 'quota' in request body")
+        raise exc.bad("Unable to find 'quota' in request body")
     values = body["quota"]
     unknown = sorted(k for k in values if k not in QUOTA_RESOURCES)
     if unknown:
-        raise req.bad(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+        raise exc.bad(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     out = {}
     for name, value in values.items():
         try:
             out[name] = validators.integer(-1)(value)
         except validators.Invalid:
-            raise req.bad(f"Invalid input for {name}. Reason: '{value}' is not a valid "
+            raise exc.bad(f"Invalid input for {name}. Reason: '{value}' is not a valid "
                           "quota value (an integer from -1, for unlimited, to "
                           f"{validators.INT_MAX}).") from None
     return out
@@ -272,13 +272,13 @@ def _availability_routes(app: FastAPI) -> None:
             if key == "fields":
                 continue
             if key not in allowed:
-                raise req.bad(f"[{key}] is invalid attribute for filtering")
+                raise exc.bad(f"[{key}] is invalid attribute for filtering")
             filters.setdefault("project_id" if key == "tenant_id" else key, []).append(value)
         if "ip_version" in filters:
             try:
                 filters["ip_version"] = [validators.integer()(v) for v in filters["ip_version"]]
             except validators.Invalid as error:
-                raise req.bad(f"Invalid input for ip_version. Reason: {error}.") from None
+                raise exc.bad(f"Invalid input for ip_version. Reason: {error}.") from None
         return json_response({"network_ip_availabilities": await fetch(request, filters)})
 
     @app.get("/v2.0/network-ip-availabilities/{network_id}", name="Show network IP availability")

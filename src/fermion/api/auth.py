@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fermion.api.context import Context
+from fermion.model.context import Context
 
 
 class NoAuth:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
+from fermion.model.context import Context
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -39,7 +39,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fermion.api.context import Context
+from fermion.model.context import Context
 
 LOG = logging.getLogger(__name__)
 

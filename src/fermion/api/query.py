@@ -1,6 +1,6 @@
 """List parameters: filters, ``fields``, sorting, pagination and tag filters.
 
-``parse_list_query`` turns the query string into a ``ListQuery`` checked against the
+``parse_list_query`` turns the query string into a ``model.query.ListQuery`` checked against the
 resource's attribute map (the ``filter-validation`` extension: an unknown filter is a 400).
 A repeated key means "any of"; an empty value matches the empty string
 (``empty-string-filtering``). Pure: no database access.
@@ -8,24 +8,12 @@ A repeated key means "any of"; an empty value matches the empty string
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from fermion.api.attributes import CONTROL_PARAMS, Attr
-from fermion.api.request import bad
-from fermion.api.validators import INT_MAX, Invalid, boolean, integer
-
-
-@dataclass
-class ListQuery:
-    filters: dict[str, list[Any]] = field(default_factory=dict)
-    fields: list[str] | None = None
-    sorts: list[tuple[str, bool]] = field(default_factory=list)  # (attribute, ascending)
-    limit: int | None = None
-    marker: str | None = None
-    page_reverse: bool = False
-    tags: dict[str, list[str]] = field(default_factory=dict)  # "tags", "not-tags-any", ...
-    extra: dict[str, list[str]] = field(default_factory=dict)  # resource-specific (fixed_ips)
+from fermion.exceptions import bad
+from fermion.model.attributes import CONTROL_PARAMS, Attr
+from fermion.model.query import ListQuery
+from fermion.model.validators import INT_MAX, Invalid, boolean, integer
 
 
 def _convert(kind: str, name: str, raw: str) -> Any:

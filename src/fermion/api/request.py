@@ -2,8 +2,8 @@
 
 ``parse_body`` unwraps ``{"network": {...}}`` or the bulk ``{"networks": [...]}``;
 ``for_create`` / ``for_update`` check every attribute against the resource's map (unknown
-ones, read-only ones, required ones, values) and apply the attribute-level policy.
-Pure: no database access.
+ones, read-only ones, required ones, values) and apply the attribute-level policy
+(``plugin.policy``). Pure: no database access.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from typing import Any
 import orjson
 
 from fermion import exceptions as exc
-from fermion.api.attributes import AUTO, REQUIRED, Attr
-from fermion.api.context import Context
-from fermion.api.validators import Invalid
-
-
-def bad(msg: str) -> exc.HTTPBadRequest:
-    return exc.HTTPBadRequest(msg=msg)
+from fermion.exceptions import bad
+from fermion.model.attributes import AUTO, REQUIRED, Attr
+from fermion.model.context import Context
+from fermion.model.validators import Invalid
+from fermion.plugin import policy
 
 
 def load_json(raw: bytes) -> Any:
@@ -78,7 +76,7 @@ def for_create(resource: str, attrs: dict[str, Attr], item: dict, ctx: Context) 
         elif attr.default is not AUTO:
             out[name] = _copy(attr.default)
     _owner(out, ctx)
-    _enforce(ctx, "create", resource, attrs, item)
+    policy.enforce_attributes(ctx, "create", resource, attrs, item)
     return out
 
 
@@ -90,7 +88,7 @@ def for_update(resource: str, attrs: dict[str, Attr], item: dict, ctx: Context) 
         if not attr.put:
             raise bad(f"Cannot update read-only attribute {name}")
         out[name] = _validated(name, attr, value)
-    _enforce(ctx, "update", resource, attrs, item)
+    policy.enforce_attributes(ctx, "update", resource, attrs, item)
     return out
 
 
@@ -112,38 +110,3 @@ def _owner(out: dict, ctx: Context) -> None:
         raise bad("Specifying 'project_id' or 'tenant_id' other than the authenticated "
                   "project in request requires admin privileges")
     out["project_id"] = owner
-
-
-def _enforce(ctx: Context, action: str, resource: str, attrs: dict[str, Attr],
-             item: dict) -> None:
-    """Role and admin-only attribute checks (Neutron's default policy, attribute part)."""
-    rule = f"{action}_{resource}"
-    if not ctx.can_write:
-        raise exc.PolicyNotAuthorized(action=f"rule:{rule}")
-    if ctx.is_admin:
-        return
-    for name in item:
-        attr = attrs.get(name)
-        if attr is not None and attr.policy == "admin":
-            if action == "create" and item[name] == attr.default:
-                continue  # giving the default value explicitly is harmless
-            raise exc.PolicyNotAuthorized(action=f"(rule:{rule} and rule:{rule}:{name})")
-
-
-def enforce_network_owner(ctx: Context, action: str, resource: str, attrs: dict[str, Attr],
-                          item: dict, owns_network: bool) -> None:
-    """Attributes only the network's owner (or an admin) may set, e.g. a port's MAC."""
-    if ctx.is_admin or owns_network:
-        return
-    rule = f"{action}_{resource}"
-    for name in item:
-        attr = attrs.get(name)
-        if attr is not None and attr.policy == "network_owner":
-            raise exc.PolicyNotAuthorized(action=f"(rule:{rule} and rule:{rule}:{name})")
-    for fixed_ip in item.get("fixed_ips") or []:
-        if isinstance(fixed_ip, dict) and "ip_address" in fixed_ip:
-            raise exc.PolicyNotAuthorized(
-                action=f"(rule:{rule} and rule:{rule}:fixed_ips:ip_address)")
-    owner = item.get("device_owner")
-    if isinstance(owner, str) and owner.startswith("network:"):
-        raise exc.PolicyNotAuthorized(action=f"(rule:{rule} and rule:{rule}:device_owner)")

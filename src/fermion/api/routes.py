@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from fermion import exceptions as exc
 from fermion.api import request as req
-from fermion.api.attributes import PORT, REQUIRED, Attr
 from fermion.api.http import (
     dumps,
     identify,
@@ -27,8 +26,9 @@ from fermion.api.http import (
     select_fields,
 )
 from fermion.api.query import ListQuery, parse_list_query
-from fermion.api.validators import Invalid
-from fermion.api.validators import tag as valid_tag
+from fermion.model.attributes import PORT, REQUIRED, Attr
+from fermion.model.validators import Invalid
+from fermion.model.validators import tag as valid_tag
 from fermion.plugin import listing
 from fermion.plugin.ports import SPECIAL_FILTERS as PORT_FILTERS
 

@@ -19,12 +19,13 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fermion import exceptions as exc
 from fermion.api import request as req
-from fermion.api.attributes_agents import AGENT
 from fermion.api.http import identify, in_thread, json_response, read_body, select_fields
 from fermion.api.query import parse_list_query
 from fermion.api.routes import ERRORS, _links, _path_param
 from fermion.api.routes_feed import require_admin
+from fermion.model.attributes_agents import AGENT
 from fermion.plugin.agents import ADMIN
 from fermion.plugin.scheduler import NETWORKS, ROUTERS
 
@@ -151,7 +152,7 @@ def _scheduling(app: FastAPI, kind, hosted: str, hosting: str, collection: str,
         plugin = await context(request, f"create_{hosted}")
         body = req.load_json(await read_body(request))
         if not isinstance(body, dict) or not isinstance(body.get(key), str):
-            raise req.bad(f"Unable to find '{key}' in request body")
+            raise exc.bad(f"Unable to find '{key}' in request body")
         await in_thread(plugin.db.write, lambda conn: plugin.scheduler.add(
             conn, kind, request.path_params["id"], body[key]))
         return json_response(None, 201)

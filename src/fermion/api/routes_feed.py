@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from fermion import exceptions as exc
 from fermion.api import request as req
-from fermion.api.context import Context
 from fermion.api.http import identify, in_thread, json_response, read_body
 from fermion.api.routes import ERRORS
+from fermion.model.context import Context
 from fermion.plugin import fip_status, port_status
 from fermion.plugin.feed import DEFAULT_LIMIT, DEFAULT_TIMEOUT, MAX_LIMIT, MAX_TIMEOUT
 from fermion.plugin.snapshot import host_snapshot
@@ -36,9 +36,9 @@ def query_params(request: Request, allowed: set[str]) -> dict[str, str]:
     out = {}
     for key, value in request.query_params.multi_items():
         if key not in allowed:
-            raise req.bad(f"[{key}] is invalid attribute for filtering")
+            raise exc.bad(f"[{key}] is invalid attribute for filtering")
         if key in out:
-            raise req.bad(f"'{key}' may be given only once")
+            raise exc.bad(f"'{key}' may be given only once")
         out[key] = value
     return out
 
@@ -52,7 +52,7 @@ def number(params: dict, name: str, parse, default, minimum):
     except ValueError:
         value = None
     if value is None or value != value or value < minimum:  # value != value: NaN
-        raise req.bad(f"Invalid input for {name}. Reason: '{raw}' is not a number of at "
+        raise exc.bad(f"Invalid input for {name}. Reason: '{raw}' is not a number of at "
                       f"least {minimum}.")
     return value
 
@@ -86,7 +86,7 @@ def add_feed_routes(app: FastAPI) -> None:
         params = query_params(request, {"host"})
         host = params.get("host", "")
         if not host:
-            raise req.bad("Invalid input for host. Reason: a host name is required.")
+            raise exc.bad("Invalid input for host. Reason: a host name is required.")
         plugin = request.app.state.plugin
 
         def run():

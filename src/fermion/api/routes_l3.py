@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fermion import exceptions as exc
 from fermion.api import request as req
-from fermion.api.attributes_l3 import ROUTE_SCHEMA, routes
 from fermion.api.http import identify, in_thread, json_response, read_body
 from fermion.api.routes import ERRORS, _path_param
-from fermion.api.validators import Invalid
+from fermion.model.attributes_l3 import ROUTE_SCHEMA, routes
+from fermion.model.validators import Invalid
 
 UUID = {"type": "string", "format": "uuid"}
 INTERFACE_BODY = {"type": "object", "properties": {"subnet_id": UUID, "port_id": UUID}}
@@ -56,12 +57,12 @@ def add_l3_routes(app: FastAPI) -> None:
             ctx = await identify(request)
             raw, _ = req.parse_body(await read_body(request), "router", "routers", False)
             if "routes" not in raw[0]:
-                raise req.bad("Failed to parse request. Required attribute 'routes' not "
+                raise exc.bad("Failed to parse request. Required attribute 'routes' not "
                               "specified")
             try:
                 wanted = routes(raw[0]["routes"])
             except Invalid as error:
-                raise req.bad(f"Invalid input for routes. Reason: {error}.") from None
+                raise exc.bad(f"Invalid input for routes. Reason: {error}.") from None
             plugin = request.app.state.plugin
             router_id = request.path_params["id"]
 

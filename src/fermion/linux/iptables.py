@@ -1,26 +1,21 @@
-"""Applying a rule set to a namespace with ``iptables-restore --noflush``, idempotently.
+"""iptables verbs in a namespace: ``iptables-save``, ``iptables-restore --noflush``, ``-S``.
 
 Backends: Debian's ``iptables`` is ``iptables-nft`` by default; ``iptables-legacy`` works
 too, but one namespace must not mix them. :func:`detect_backend` says which one this host
-uses (an explicit choice, else the backend of ``iptables -V``); the applier then calls that
+uses (an explicit choice, else the backend of ``iptables -V``); the verbs then call that
 backend's ``-save``/``-restore`` by their full names, so a later change of the system's
 alternative does not split a namespace between two backends.
 
-One apply = one ``iptables-save`` of the namespace, the pure diff
-(:func:`fermion.agent.iptables_rules.diff`), and — only if something differs — one
-``iptables-restore --noflush`` with a COMMIT per table (each table changes atomically).
+Only verbs: what to restore is computed by the caller (the L3 agent diffs its desired rule
+set against ``save()``'s text and restores the difference).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 
-from fermion.agent.iptables_rules import Plan, RuleSet, diff, parse_save
 from fermion.linux.cmd import CommandError, run
-
-LOG = logging.getLogger(__name__)
 
 BACKENDS = ("nft", "legacy")
 
@@ -61,15 +56,6 @@ class Iptables:
 
     def restore(self, netns: str | None, text: str) -> None:
         run([self.restore_cmd, "--noflush", "-w", "10"], netns=netns, input=text)
-
-    def apply(self, netns: str | None, desired: RuleSet) -> Plan:
-        """Make `netns` hold exactly `desired` in the chains it owns; returns what changed
-        (an empty Plan when nothing differed: then nothing was written)."""
-        plan, text = diff(desired, parse_save(self.save(netns)))
-        if text:
-            LOG.debug("iptables-restore in %s:\n%s", netns, text)
-            self.restore(netns, text)
-        return plan
 
     def list_rules(self, netns: str | None, table: str) -> str:
         """``iptables -t TABLE -S`` in `netns` (for people and tests)."""

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
-from fermion.api.query import ListQuery
-from fermion.api.request import bad
 from fermion.db import models
 from fermion.db.engine import record_change
+from fermion.exceptions import bad
+from fermion.model.context import Context
+from fermion.model.query import ListQuery
 from fermion.plugin import listing
 from fermion.plugin.base import new_id
 

@@ -16,10 +16,10 @@ from sqlalchemy import Column, Connection, Table, bindparam, delete, func, selec
 from sqlalchemy.sql.elements import ColumnElement
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
-from fermion.api.query import ListQuery
 from fermion.db import models
 from fermion.db.engine import record_change, statement, timestamp
+from fermion.model.context import Context
+from fermion.model.query import ListQuery
 from fermion.plugin import listing
 
 # The caller's project inside visibility conditions; bound at execution (see ``params``),

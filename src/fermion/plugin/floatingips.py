@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
 from fermion.db import models
 from fermion.db.engine import statement
+from fermion.model.context import Context
 from fermion.plugin import ip_allocation, listing
 from fermion.plugin.base import Resource, new_id, standard_view
 from fermion.plugin.routers import bad, service_port

@@ -31,9 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from fermion import exceptions as exc
-from fermion.api.query import ListQuery
 from fermion.db import models
 from fermion.db.engine import statement
+from fermion.model.query import ListQuery
 
 
 def filter_condition(column: Column, values: list[Any]) -> ColumnElement:

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, or_, select
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
 from fermion.db import models
+from fermion.model.context import Context
 from fermion.plugin import listing
 from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 from fermion.plugin.ml2 import segments as seg_db

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from fermion.api.request import bad
 from fermion.db import models
+from fermion.exceptions import bad
 from fermion.plugin import binding, listing
 
 P = models.ports

@@ -17,14 +17,15 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 
 from fermion import exceptions as exc
-from fermion.api.attributes import PORT
-from fermion.api.context import Context
-from fermion.api.query import ListQuery
-from fermion.api.request import bad, enforce_network_owner
 from fermion.db import models
 from fermion.db.engine import statement
+from fermion.exceptions import bad
+from fermion.model.attributes import PORT
+from fermion.model.context import Context
+from fermion.model.query import ListQuery
 from fermion.plugin import binding, ip_allocation, listing
 from fermion.plugin.base import CTX_PROJECT, Resource
+from fermion.plugin.policy import enforce_network_owner
 
 P = models.ports
 IPA = models.ipallocations

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
-from fermion.api.validators import Invalid, uuid_str
 from fermion.db import models
+from fermion.model.context import Context
+from fermion.model.validators import Invalid, uuid_str
 from fermion.plugin import ip_allocation
 from fermion.plugin.routers import FIP, INTF, IPA, RP, P, S, bad, service_port
 

@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
 from fermion.db import models
+from fermion.model.context import Context
 from fermion.plugin import binding, ip_allocation, listing
 from fermion.plugin.base import Resource, new_id, standard_view
 

@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, false, insert, or_, select
 
 from fermion import exceptions as exc
-from fermion.api.context import Context
-from fermion.api.query import ListQuery
 from fermion.db import models
 from fermion.db.engine import Retry, statement
+from fermion.model.context import Context
+from fermion.model.query import ListQuery
 from fermion.plugin import listing, sg_rules
 from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 

@@ -1,39 +1,26 @@
-"""Security group rules as values: attribute converters, checks, canonical form, identity.
+"""Security group rules as values: checks, canonical form, identity.
 
-Pure functions (no database) with Neutron's rules and error wording:
+Pure functions (no database) with Neutron's rules and error wording, applied to rules whose
+attributes the converters of ``model.attributes_sg`` have already turned into the stored
+form:
 
-- the converters an attribute map uses (``convert_protocol``, ``convert_ethertype``,
-  ``convert_port``, ``convert_prefix``) turn what a client sends into the stored form;
 - ``normalize(rule)`` makes a converted rule canonical and refuses inconsistent ones
   (ports on a protocol without ports, an IPv6 prefix on an IPv4 rule, ...);
 - ``rule_key(rule)`` is what makes two rules the same rule (``tcp`` and ``6`` are one
   protocol; ``0.0.0.0/0`` is "anywhere", as no prefix is), for the duplicate check;
 - ``default_rules`` / ``new_group_rules`` are the rules a new group starts with.
 
-Protocols are stored as Neutron stores them: a name (lower case) or a number as a string;
-"any" is no protocol (None). For IPv6 rules ``icmp``/``icmpv6``/``1`` become
-``ipv6-icmp``/``58``, and a port range covering every port (1-65535) becomes no range.
+Protocols are stored as Neutron stores them (see ``model.attributes_sg``). For IPv6 rules
+``icmp``/``icmpv6``/``1`` become ``ipv6-icmp``/``58``, and a port range covering every port
+(1-65535) becomes no range.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from fermion import exceptions as exc
-
-ETHERTYPES = ("IPv4", "IPv6")
-DIRECTIONS = ("ingress", "egress")
-ANY = "any"
-
-# neutron-lib's IP_PROTOCOL_MAP, in its order (the order shows in an error message).
-PROTOCOLS: dict[str, int] = {
-    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2,
-    "ip": 0, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58,
-    "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46,
-    "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112,
-}
-SUPPORTED = (None, ANY, *PROTOCOLS)  # rendered as Neutron renders it in the error message
+from fermion.model.attributes_sg import ETHERTYPES, PROTOCOLS
 
 # Protocols whose rules may carry a port range (and which words the error uses).
 PORT_PROTOCOLS = {"dccp": 33, "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136}
@@ -44,63 +31,6 @@ IPV6_ONLY = {"ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ip
              "ipv6-route", "41", "44", "58", "59", "60", "43"}
 ANYWHERE = ("0.0.0.0/0", "::/0")
 PORT_MIN, PORT_MAX = 1, 65535
-
-
-# -- attribute converters ----------------------------------------------------------------
-
-
-def convert_protocol(value: Any) -> str | None:
-    """A name (any case), a number 0-255 (as number or string), "any"/None for every one."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value.lower() == ANY:
-            return None
-        if value.isascii() and value.isdigit() and int(value) <= 255:
-            return str(int(value))
-        if value.lower() in PROTOCOLS:
-            return value.lower()
-    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
-        return str(value)
-    raise exc.SecurityGroupRuleInvalidProtocol(protocol=value, values=str(SUPPORTED))
-
-
-def convert_ethertype(value: Any) -> str:
-    if isinstance(value, str):
-        for ethertype in ETHERTYPES:
-            if ethertype.lower() == value.lower():
-                return ethertype
-    raise exc.SecurityGroupRuleInvalidEtherType(ethertype=value, values=str(list(ETHERTYPES)))
-
-
-def convert_port(value: Any) -> int | None:
-    """A port 0-65535 (0 and the ICMP meaning of the range are checked by ``normalize``)."""
-    if value is None:
-        return None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        number = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        raise exc.SecurityGroupInvalidPortValue(port=value)
-    if not 0 <= number <= 65535:
-        raise exc.SecurityGroupInvalidPortValue(port=value)
-    return number
-
-
-def convert_prefix(value: Any) -> str | None:
-    """An address or prefix, kept as given but always with a length (10.0.0.5 → 10.0.0.5/32).
-
-    Host bits stay (Neutron keeps ``10.0.0.5/24``); ``normalized_cidr`` shows the network.
-    """
-    if value is None or value == "":
-        return None
-    try:
-        if not isinstance(value, str) or "%" in value:
-            raise ValueError(value)
-        return str(ipaddress.ip_interface(value))
-    except ValueError:
-        raise exc.InvalidCIDR(input=value) from None
 
 
 def normalized_cidr(prefix: str | None) -> str | None:

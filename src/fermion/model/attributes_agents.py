@@ -6,8 +6,8 @@ through the API; admins may only change ``admin_state_up`` and ``description``.
 
 from __future__ import annotations
 
-from fermion.api import validators as v
-from fermion.api.attributes import BOOL, OBJ, STR, STR_N, Attr, _ro
+from fermion.model import validators as v
+from fermion.model.attributes import BOOL, OBJ, STR, STR_N, Attr, _ro
 
 AGENT: dict[str, Attr] = {
     "id": _ro(STR, filter="str", sort=True),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fermion.api import validators as v
+from fermion.model import validators as v
 
 REQUIRED = object()  # must be given on create
 AUTO = object()  # absent unless given; the plugin computes it

@@ -1,7 +1,7 @@
 """Attribute maps of the L3 resources: routers, floating IPs and address scopes.
 
 Neutron's ``router`` (with ``ext-gw-mode`` and ``extraroute``), ``fip-port-details`` and
-``address-scope`` definitions, in the form of ``api.attributes``. Sub-attribute policy
+``address-scope`` definitions, in the form of ``model.attributes``. Sub-attribute policy
 (``external_gateway_info:enable_snat`` and ``:external_fixed_ips`` are admin-only) is
 checked by ``plugin.routers``, which sees the request as sent.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fermion.api import validators as v
-from fermion.api.attributes import (
+from fermion.model import validators as v
+from fermion.model.attributes import (
     BOOL,
     INT,
     LIST_STR,
