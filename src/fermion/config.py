@@ -214,7 +214,7 @@ _BY_KEY = {(opt.section, opt.name): opt for opt in OPTIONS}
 
 
 class Config:
-    """Parsed options: ``conf.get("ml2", "type_drivers")`` or ``conf.section("keystone_authtoken")``."""
+    """Parsed options: ``conf.get(section, name)``; free-form ``conf.section(name)``."""
 
     def __init__(self, values: dict[tuple[str, str], Any], free: dict[str, dict[str, str]]):
         self._values = values

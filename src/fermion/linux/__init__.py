@@ -14,7 +14,8 @@ What lives here
             does (veth, iface-id/attached-mac external_ids, MAC, MTU, addresses).
   process.py  `Daemon`: a daemon in a namespace with a pid file — start, adopt when its
             command line matches, SIGHUP, stop by verified pid, restart when dead.
-  iptables.py  backend detection (nft/legacy), `iptables-save`/`iptables-restore --noflush`.
+  iptables.py  backend detection (nft/legacy); `iptables-save`, `iptables-restore --noflush`
+            of a text the caller computed (the L3 agent's rule diff), `-S` listing.
   conntrack.py  delete connection-tracking entries (floating IPs going or moving).
   proc.py   pid liveness and command lines.
 
@@ -23,7 +24,16 @@ Rules
     "delete" tolerates what is already gone (`if_exists`).
   - "Done" means applied: ovs-vsctl waits for ovs-vswitchd to reconfigure.
   - Processes are ever only stopped by the pid we recorded, never by name.
-  - Nothing here renders policy (flows, rules, configs); it only applies.
-  - Never imports fermion.db, fermion.plugin or fermion.api: agents and the lab run on hosts
-    that know the server only through HTTP.
+  - Nothing here renders policy (flows, rules, configs); it applies what the caller
+    computed (a verb compares only what it needs to stay idempotent, e.g. a device's
+    addresses).
+
+How data flows through it
+  agent/ and lab/ call these verbs with values they computed; the verbs run commands
+  (``cmd.run``) and return what the host says (parsed where that is the verb's job).
+
+Imports
+  Nothing else of Fermion (not agent/, lab/, the server's packages, not even config):
+  agents and the lab run on hosts that know the server only through HTTP, and the verbs
+  must not depend on who calls them.
 """

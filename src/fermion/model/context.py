@@ -27,4 +27,5 @@ class Context:
 
     @classmethod
     def admin(cls, project_id: str) -> Context:
-        return cls(project_id=project_id, user_id=None, roles=frozenset({"admin", "member", "reader"}))
+        return cls(project_id=project_id, user_id=None,
+                   roles=frozenset({"admin", "member", "reader"}))
