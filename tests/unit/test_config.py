@@ -159,7 +159,8 @@ def test_bad_value_names_file_section_and_option(tmp_path, section, option, raw)
 
 
 @pytest.mark.parametrize("text,fragment", [
-    ("[DEFAULT]\nauth_strategy = ldap\n", "auth_strategy = 'ldap' is invalid: must be noauth or keystone"),
+    ("[DEFAULT]\nauth_strategy = ldap\n",
+     "auth_strategy = 'ldap' is invalid: must be noauth or keystone"),
     ("[DEFAULT]\nbind_port = 70000\n", "bind_port = '70000' is invalid: must be between 1"),
     ("[DEFAULT]\nbind_port = 0\n", "bind_port"),
     ("[DEFAULT]\nagent_down_time = 0\n", "agent_down_time = '0' is invalid: must be at least 1"),

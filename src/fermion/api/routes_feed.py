@@ -20,7 +20,7 @@ from fermion.api import request as req
 from fermion.api.http import identify, in_thread, json_response, read_body
 from fermion.api.routes import ERRORS
 from fermion.model.context import Context
-from fermion.plugin import fip_status, port_status
+from fermion.plugin import fip_status, port_status, status_reports
 from fermion.plugin.feed import DEFAULT_LIMIT, DEFAULT_TIMEOUT, MAX_LIMIT, MAX_TIMEOUT
 from fermion.plugin.snapshot import host_snapshot
 
@@ -64,6 +64,21 @@ def resync_response(error: exc.NeutronError) -> Response:
                          error.status, headers={"X-Fermion-Revision": str(revision)})
 
 
+def status_endpoint(kind: status_reports.Kind):
+    """``POST /v2.0/fermion/<key>/status``: an agent's status report of one kind."""
+
+    async def report(request: Request) -> Response:
+        ctx = await identify(request)
+        require_admin(ctx, kind.action)
+        host, reports = status_reports.parse(req.load_json(await read_body(request)), kind)
+        plugin = request.app.state.plugin
+        results = await in_thread(plugin.db.write,
+                                  lambda conn: kind.report(plugin, conn, host, reports))
+        return json_response({kind.key: results})
+
+    return report
+
+
 def add_feed_routes(app: FastAPI) -> None:
     async def changes(request: Request) -> Response:
         ctx = await identify(request)
@@ -97,24 +112,6 @@ def add_feed_routes(app: FastAPI) -> None:
         return json_response({"snapshot": body},
                              headers={"X-Fermion-Revision": str(body["revision"])})
 
-    async def ports_status(request: Request) -> Response:
-        ctx = await identify(request)
-        require_admin(ctx, "update_fermion_port_status")
-        host, reports = port_status.parse(req.load_json(await read_body(request)))
-        plugin = request.app.state.plugin
-        results = await in_thread(plugin.db.write,
-                                  lambda conn: port_status.report(plugin, conn, host, reports))
-        return json_response({"ports": results})
-
-    async def floatingips_status(request: Request) -> Response:
-        ctx = await identify(request)
-        require_admin(ctx, "update_fermion_floatingip_status")
-        host, reports = fip_status.parse(req.load_json(await read_body(request)))
-        plugin = request.app.state.plugin
-        results = await in_thread(plugin.db.write,
-                                  lambda conn: fip_status.report(plugin, conn, host, reports))
-        return json_response({"floatingips": results})
-
     def q(name: str, schema: dict, description: str) -> dict:
         return {"name": name, "in": "query", "required": False, "schema": schema,
                 "description": description}
@@ -131,13 +128,12 @@ def add_feed_routes(app: FastAPI) -> None:
                       description="Everything the agents of `host` need, at one revision.",
                       openapi_extra={"responses": ERRORS, "parameters": [
                           {**q("host", {"type": "string"}, "host name"), "required": True}]})
-    for path, endpoint, key, statuses, what in (
-            ("ports/status", ports_status, "ports", port_status.STATUSES,
-             "An agent reports ports it wired (ACTIVE) or lost (DOWN)."),
-            ("floatingips/status", floatingips_status, "floatingips", fip_status.STATUSES,
-             "The L3 agent reports floating IPs it configured (ACTIVE), removed (DOWN) or "
-             "failed on (ERROR).")):
-        app.add_api_route(f"{BASE}/{path}", endpoint, methods=["POST"],
+    for kind, what in (
+            (port_status.KIND, "An agent reports ports it wired (ACTIVE) or lost (DOWN)."),
+            (fip_status.KIND, "The L3 agent reports floating IPs it configured (ACTIVE), "
+                              "removed (DOWN) or failed on (ERROR).")):
+        key, statuses = kind.key, kind.statuses
+        app.add_api_route(f"{BASE}/{key}/status", status_endpoint(kind), methods=["POST"],
                           name=f"Report {key} status", description=what,
                           openapi_extra={"responses": ERRORS, "requestBody": {
                               "required": True, "content": {"application/json": {"schema": {

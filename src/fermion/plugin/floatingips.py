@@ -27,13 +27,13 @@ from fermion.db.engine import statement
 from fermion.model.context import Context
 from fermion.plugin import ip_allocation, listing
 from fermion.plugin.base import Resource, new_id, standard_view
+from fermion.plugin.owners import DHCP, FLOATINGIP
 from fermion.plugin.routers import bad, service_port
 
 F = models.floatingips
 P = models.ports
 S = models.subnets
-OWNER = "network:floatingip"
-UNSERVICED_OWNERS = ("network:dhcp",)
+UNSERVICED_OWNERS = (DHCP,)
 PORT_DETAILS = ("name", "network_id", "mac_address", "admin_state_up", "status",
                 "device_id", "device_owner")
 
@@ -96,7 +96,7 @@ class FloatingIPs(Resource):
         if item.get("floating_ip_address") is not None:
             wanted["ip_address"] = item["floating_ip_address"]
         port_id = service_port(self.plugin, conn, network, project_id="", device_id=fip_id,
-                               device_owner=OWNER, fixed_ips=[wanted] if wanted else None,
+                               device_owner=FLOATINGIP, fixed_ips=[wanted] if wanted else None,
                                status="N/A")
         addresses = [f["ip_address"] for f in
                      ip_allocation.of_ports(conn, [port_id]).get(port_id, [])

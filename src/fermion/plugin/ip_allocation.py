@@ -19,13 +19,12 @@ from fermion.db import models
 from fermion.db.engine import statement
 from fermion.plugin import ipam
 from fermion.plugin.listing import by_ids
+from fermion.plugin.owners import ROUTER_GW, ROUTER_INTF_OWNERS
 
 IPA = models.ipallocations
 S = models.subnets
 SCAN_LIMIT = 1024
 _IPA_INSERT = insert(IPA)
-ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
-                 "network:ha_router_replicated_interface", "network:router_gateway")
 
 
 def subnets_of(conn: Connection, network_id: str, lock: bool = False) -> list[Any]:
@@ -78,7 +77,7 @@ def _check_specific(conn: Connection, subnet: Any, address: str, device_owner: s
     if net.version == 4 and net.num_addresses > 2 and ip in (net.network_address,
                                                              net.broadcast_address):
         raise exc.InvalidIpForSubnet(ip_address=address)
-    if address == subnet.gateway_ip and device_owner not in ROUTER_OWNERS:
+    if address == subnet.gateway_ip and device_owner not in (*ROUTER_INTF_OWNERS, ROUTER_GW):
         raise exc.IpAddressInUse(net_id=network_id, ip_address=address)
     if _taken(conn, subnet.id, [address]):
         raise exc.IpAddressInUse(net_id=network_id, ip_address=address)

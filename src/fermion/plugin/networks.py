@@ -17,12 +17,13 @@ from fermion.model.context import Context
 from fermion.plugin import listing
 from fermion.plugin.base import CTX_PROJECT, Resource, standard_view
 from fermion.plugin.ml2 import segments as seg_db
+from fermion.plugin.owners import DHCP, ROUTER_GW
 
 N = models.networks
 PROVIDER_KEYS = ("provider:network_type", "provider:physical_network",
                  "provider:segmentation_id")
 # Ports the network removes by itself on delete (Neutron: AUTO_DELETE_PORT_OWNERS).
-AUTO_DELETE_OWNERS = ("network:dhcp",)
+AUTO_DELETE_OWNERS = (DHCP,)
 
 
 class Networks(Resource):
@@ -152,7 +153,7 @@ class Networks(Resource):
         if changes.get("router:external") is False and row.router_external:
             if conn.execute(select(models.ports.c.id).where(
                     models.ports.c.network_id == row.id,
-                    models.ports.c.device_owner == "network:router_gateway")).first():
+                    models.ports.c.device_owner == ROUTER_GW)).first():
                 raise exc.ExternalNetworkInUse(net_id=row.id)
         if changes.get("shared") is False and row.shared:
             others = conn.execute(select(func.count()).select_from(models.ports).where(

@@ -25,15 +25,13 @@ from fermion.model.context import Context
 from fermion.model.query import ListQuery
 from fermion.plugin import binding, ip_allocation, listing
 from fermion.plugin.base import CTX_PROJECT, Resource
+from fermion.plugin.owners import FLOATINGIP, ROUTER_OWNED
 from fermion.plugin.policy import enforce_network_owner
 
 P = models.ports
 IPA = models.ipallocations
 SGB = models.securitygroupportbindings
 SPECIAL_FILTERS = frozenset({"fixed_ips", "security_groups"})
-FLOATINGIP = "network:floatingip"
-ROUTER_OWNED = ("network:router_interface", "network:router_gateway", FLOATINGIP,
-                "network:router_interface_distributed", "network:ha_router_replicated_interface")
 
 
 class Ports(Resource):

@@ -26,7 +26,8 @@ from fermion.db import models
 from fermion.model.context import Context
 from fermion.model.validators import Invalid, uuid_str
 from fermion.plugin import ip_allocation
-from fermion.plugin.routers import FIP, INTF, IPA, RP, P, S, bad, service_port
+from fermion.plugin.owners import ROUTER_INTF
+from fermion.plugin.routers import FIP, IPA, RP, P, S, bad, service_port
 
 
 class RouterInterfaces:
@@ -80,8 +81,8 @@ class RouterInterfaces:
                               f"{port.id} has an IP address out of the allocation pool of "
                               f"subnet {subnet.id}, which is not owned by the project making "
                               "the request")
-        ports.update_row(conn, port, {"device_id": row.id, "device_owner": INTF})
-        conn.execute(insert(RP).values(router_id=row.id, port_id=port.id, port_type=INTF))
+        ports.update_row(conn, port, {"device_id": row.id, "device_owner": ROUTER_INTF})
+        conn.execute(insert(RP).values(router_id=row.id, port_id=port.id, port_type=ROUTER_INTF))
         return port, subnets
 
     def _add_by_subnet(self, conn: Connection, ctx: Context, row: Any, subnet_id: str):
@@ -100,22 +101,22 @@ class RouterInterfaces:
             if existing is not None:
                 port = conn.execute(select(P).where(P.c.id == existing)).first()
                 chosen = ip_allocation.resolve(conn, subnet.network_id, [fixed],
-                                               port.mac_address, INTF)
+                                               port.mac_address, ROUTER_INTF)
                 ip_allocation.store(conn, port.id, subnet.network_id, chosen)
                 ports.update_row(conn, port, {})
                 return port, [subnet]
         network = conn.execute(select(models.networks).where(
             models.networks.c.id == subnet.network_id)).first()
         port_id = service_port(self.plugin, conn, network, project_id=row.project_id,
-                               device_id=row.id, device_owner=INTF, fixed_ips=[fixed])
-        conn.execute(insert(RP).values(router_id=row.id, port_id=port_id, port_type=INTF))
+                               device_id=row.id, device_owner=ROUTER_INTF, fixed_ips=[fixed])
+        conn.execute(insert(RP).values(router_id=row.id, port_id=port_id, port_type=ROUTER_INTF))
         return conn.execute(select(P).where(P.c.id == port_id)).first(), [subnet]
 
     def _ipv6_port(self, conn: Connection, router_id: str, network_id: str) -> str | None:
         """The router's interface port with an IPv6 address on this network, if any."""
         for port_id, owner, port_network, _subnet, address in self.routers.attached(
                 conn, router_id):
-            if owner == INTF and port_network == network_id and _version(address) == 6:
+            if owner == ROUTER_INTF and port_network == network_id and _version(address) == 6:
                 return port_id
         return None
 
@@ -131,7 +132,7 @@ class RouterInterfaces:
 
     def _interface_ports(self, conn: Connection, router_id: str, **where: str) -> list:
         stmt = select(P).select_from(RP.join(P, P.c.id == RP.c.port_id)).where(
-            RP.c.router_id == router_id, RP.c.port_type == INTF)
+            RP.c.router_id == router_id, RP.c.port_type == ROUTER_INTF)
         for column, value in where.items():
             stmt = stmt.where(P.c[column] == value)
         return conn.execute(stmt.order_by(P.c.created_at, P.c.id)).all()

@@ -34,6 +34,7 @@ from fermion.db import models
 from fermion.model.context import Context
 from fermion.plugin import binding, ip_allocation, listing
 from fermion.plugin.base import Resource, new_id, standard_view
+from fermion.plugin.owners import ROUTER_GW, ROUTER_INTF, ROUTER_INTF_OWNERS
 
 R = models.routers
 RP = models.routerports
@@ -42,10 +43,6 @@ IPA = models.ipallocations
 S = models.subnets
 FIP = models.floatingips
 
-GW = "network:router_gateway"
-INTF = "network:router_interface"
-INTERFACE_OWNERS = (INTF, "network:router_interface_distributed",
-                    "network:ha_router_replicated_interface")
 GW_ADMIN_KEYS = ("enable_snat", "external_fixed_ips")
 
 
@@ -129,7 +126,7 @@ class Routers(Resource):
         if info:
             network = self._external_network(conn, ctx, info)
             gw_port_id = service_port(self.plugin, conn, network, project_id="",
-                                      device_id=router_id, device_owner=GW,
+                                      device_id=router_id, device_owner=ROUTER_GW,
                                       fixed_ips=info.get("external_fixed_ips") or None)
         self.insert_row(conn, item, {
             "id": router_id, "status": "ACTIVE", "admin_state_up": item["admin_state_up"],
@@ -138,7 +135,7 @@ class Routers(Resource):
         })
         if gw_port_id:
             conn.execute(insert(RP).values(router_id=router_id, port_id=gw_port_id,
-                                           port_type=GW))
+                                           port_type=ROUTER_GW))
         return router_id
 
     def update(self, conn: Connection, ctx: Context, resource_id: str, changes: dict,
@@ -158,7 +155,8 @@ class Routers(Resource):
 
     def apply_delete(self, conn: Connection, ctx: Context, row: Any) -> None:
         attached = list(conn.execute(select(RP.c.port_id).where(
-            RP.c.router_id == row.id, RP.c.port_type == INTF).order_by(RP.c.port_id)).scalars())
+            RP.c.router_id == row.id, RP.c.port_type == ROUTER_INTF
+        ).order_by(RP.c.port_id)).scalars())
         if attached:
             raise exc.RouterInUse(router_id=row.id,
                                   reason="has ports still attached: " + ", ".join(attached))
@@ -196,7 +194,8 @@ class Routers(Resource):
         values = {"enable_snat": self._enable_snat(info), "gw_port_id": row.gw_port_id}
         if port is not None and network is not None and port.network_id == network.id:
             if _external_ips_change(conn, port.id, ext_ips):
-                self.plugin.ports._update_fixed_ips(conn, port, ext_ips, port.mac_address, GW)
+                self.plugin.ports._update_fixed_ips(conn, port, ext_ips, port.mac_address,
+                                                    ROUTER_GW)
                 self.plugin.ports.update_row(conn, port, {})
             return values
         if port is not None:
@@ -205,8 +204,8 @@ class Routers(Resource):
         if network is not None:
             self.check_new_subnets(conn, row.id, ip_allocation.subnets_of(conn, network.id))
             port_id = service_port(self.plugin, conn, network, project_id="", device_id=row.id,
-                                   device_owner=GW, fixed_ips=ext_ips or None)
-            conn.execute(insert(RP).values(router_id=row.id, port_id=port_id, port_type=GW))
+                                   device_owner=ROUTER_GW, fixed_ips=ext_ips or None)
+            conn.execute(insert(RP).values(router_id=row.id, port_id=port_id, port_type=ROUTER_GW))
             values["gw_port_id"] = port_id
         return values
 
@@ -240,7 +239,7 @@ class Routers(Resource):
         for _port_id, owner, network_id, subnet_id, _address in self.attached(conn, router_id):
             if subnet_id in new_ids:
                 raise bad(f"Router already has a port on subnet {subnet_id}")
-            if owner == GW:
+            if owner == ROUTER_GW:
                 gateway_networks.add(network_id)
             else:
                 connected.add(subnet_id)
@@ -319,7 +318,7 @@ class Routers(Resource):
             .join(IPA, IPA.c.port_id == intf.c.id)
             .join(R, R.c.id == RP.c.router_id)
             .join(gw, gw.c.id == R.c.gw_port_id)).where(
-            intf.c.network_id == port.network_id, RP.c.port_type.in_(INTERFACE_OWNERS),
+            intf.c.network_id == port.network_id, RP.c.port_type.in_(ROUTER_INTF_OWNERS),
             IPA.c.subnet_id == subnet.id, gw.c.network_id == external_network_id)
             .order_by(R.c.created_at, R.c.id)).all()
         for router_id, address in candidates:

@@ -32,13 +32,13 @@ from fermion.plugin import ip_allocation, listing, sg_rules
 from fermion.plugin.agents import ADMIN, DHCP, L3
 from fermion.plugin.feed import current_revision
 from fermion.plugin.ml2 import segments as seg_db
+from fermion.plugin.owners import ROUTER_GW
 
 P, N, S = models.ports, models.networks, models.subnets
 A = models.agents
 SGB = models.securitygroupportbindings
 SG = models.securitygroups
 R, RP, FIP = models.routers, models.routerports, models.floatingips
-GATEWAY = "network:router_gateway"
 
 
 def _rows(conn: Connection, table, column, ids) -> list:
@@ -134,7 +134,7 @@ def _routers(plugin, conn: Connection, router_ids: list[str], router_ports: list
     gateways = {row.id: row.gw_port_id for row in rows}
     interfaces: dict[str, list[str]] = {}
     for rp in router_ports:
-        if rp.port_type != GATEWAY and rp.port_id != gateways.get(rp.router_id):
+        if rp.port_type != ROUTER_GW and rp.port_id != gateways.get(rp.router_id):
             interfaces.setdefault(rp.router_id, []).append(rp.port_id)
     fips: dict[str, list[str]] = {}
     if router_ids:

@@ -17,11 +17,11 @@ from fermion.db import models
 from fermion.model.context import Context
 from fermion.plugin import ip_allocation, ipam, listing
 from fermion.plugin.base import CTX_PROJECT, Resource
+from fermion.plugin.networks import AUTO_DELETE_OWNERS
 
 S = models.subnets
 N = models.networks
 IPA = models.ipallocations
-AUTO_DELETE_OWNERS = ("network:dhcp",)
 
 
 class Subnets(Resource):
