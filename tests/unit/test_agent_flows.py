@@ -87,7 +87,8 @@ def test_every_compiled_flow_has_an_agent_cookie_that_names_a_model_object():
     m = fx.model()
     ids = [*m.networks, *(p.id for p in m.ports), *(r.id for r in m.remote_ports),
            *(p.ip for p in m.tunnel_peers),
-           *(r.id for rules in m.sg_rules.values() for r in rules)]
+           *(r.id for rules in m.sg_rules.values() for r in rules), *m.sg_rules,
+           *(ip for ips in m.sg_members.values() for ip in ips)]
     for flows in compile_all(m).values():
         for f in flows:
             owner = cookies.decode(f.cookie)

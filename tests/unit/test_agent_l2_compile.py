@@ -233,13 +233,16 @@ def test_l2population_unicast_flooding_scope_and_arp_responder():
 
 def test_unplugging_a_port_deletes_exactly_its_flows():
     before = compile_all(fx.model())
-    ofports = {fx.PORT_A: fx.OF_A, fx.PORT_B: fx.OF_B, fx.PORT_C: fx.OF_C, fx.PORT_U: fx.OF_U}
+    ofports = {fx.PORT_A: fx.OF_A, fx.PORT_B: fx.OF_B, fx.PORT_C: fx.OF_C, fx.PORT_U: fx.OF_U,
+               fx.PORT_S: fx.OF_S}
     after = compile_all(fx.model(ofports=ofports))
     to_add, to_delete = diff(after["br-int"], before["br-int"])
     assert to_add == []
-    owners = {cookies.resolve(f.cookie, [fx.PORT_D, fx.RULE_SSH, fx.RULE_GRP])
-              for f in to_delete}
-    assert owners == {fx.PORT_D, fx.RULE_SSH, fx.RULE_GRP}
+    known = [fx.PORT_D, fx.RULE_SSH, fx.RULE_GRP, fx.SG_SSH, "10.1.0.7"]
+    owners = {cookies.resolve(f.cookie, known) for f in to_delete}
+    # D's own flows, its group's rules and conjunction, and the address flow of the
+    # remote group member (C, 10.1.0.7) that no local port's rule needs any more
+    assert owners == set(known)
     assert diff(after["br-tun"], before["br-tun"]) == ([], [])
 
 

@@ -63,3 +63,29 @@ def test_describe_lists_every_table_with_its_name():
     text = pipeline.describe("br-int")
     assert "24  ARP_SPOOF" in text and "94  NORMAL_PROCESSING" in text
     assert len(text.splitlines()) == 1 + len(SEED_TABLES[BR_INT])
+
+
+def test_every_jump_of_a_flow_is_checked_ct_table_and_text_included():
+    from fermion.agent.actions import Ct
+    from fermion.agent.flows import make
+
+    assert make(BR_INT, 71, 1, {"ip": None}, [pipeline.ct_goto(BR_INT, 71, 72)]).actions == (
+        "ct(table=72,zone=NXM_NX_REG6[0..15])",)
+    with pytest.raises(PipelineError):
+        pipeline.ct_goto(BR_INT, 81, 72)
+    with pytest.raises(PipelineError):
+        make(BR_INT, 81, 1, {"ip": None}, [Ct(table=72)])  # built by hand: still refused
+    with pytest.raises(PipelineError):
+        make(BR_INT, 0, 1, {}, ["resubmit(,94)"])  # text is read into its typed value
+
+
+def test_compiled_actions_are_typed_and_read_back_from_their_text_unchanged():
+    from fermion.agent.actions import Action, parse_action
+
+    for flows in compile_all(fx.model()).values():
+        for f in flows:
+            for action in f.actions:
+                assert isinstance(action, Action), (f, action)
+                again = parse_action(str(action))
+                assert again == action and type(again) is type(action)
+                assert again.__dict__ == action.__dict__

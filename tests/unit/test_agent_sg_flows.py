@@ -121,3 +121,128 @@ def test_a_rule_naming_a_protocol_without_its_number_admits_nothing():
     m = fx.model(snapshot=snap)
     assert m.sg_rules[fx.SG_SSH] == ()
     assert not admitted(br_int_flows(m), to_d(112))
+
+
+# ------------------------------------------------------------------ stateless groups
+
+def from_s(proto: int, dst_ip: str, dst_mac: str = PEER_MAC, ct: str = "+trk+new", **kw):
+    return {"in_port": fx.OF_S, "dl_src": fx.MAC_S, "dl_dst": dst_mac, "dl_vlan": None,
+            "dl_type": ETH_IP, "nw_proto": proto, "nw_src": "10.1.0.11", "nw_dst": dst_ip,
+            "ct": ct, **kw}
+
+
+def to_s(proto: int, src_ip: str = "192.0.2.7", ct: str = "+trk+new", **kw):
+    return {"in_port": fx.PATCH_TUN, "dl_src": PEER_MAC, "dl_dst": fx.MAC_S, "dl_vlan": LV_VX,
+            "dl_type": ETH_IP, "nw_proto": proto, "nw_src": src_ip, "nw_dst": "10.1.0.11",
+            "ct": ct, **kw}
+
+
+def test_a_stateless_port_never_meets_conntrack_and_its_rules_judge_every_packet():
+    flows = br_int_flows(fx.model())  # S: ingress ICMP echo request, egress TCP to 10.1.0.0/24
+    ping = walk(flows, to_s(1, icmp_type=8, icmp_code=0))
+    assert ping.is_output(fx.OF_S) and not ping.tracked and not ping.committed
+    out = walk(flows, from_s(6, "10.1.0.9", tp_src=40000, tp_dst=80))
+    assert out.is_output("NORMAL") and not out.tracked and not out.committed
+    assert walk(flows, from_s(6, "8.8.8.8", tp_dst=80)).dropped
+    # replies are not "established" for a stateless port: they need rules of their own
+    assert walk(flows, to_s(6, "10.1.0.9", ct="+trk+est", tp_src=80, tp_dst=40000)).dropped
+    assert walk(flows, from_s(1, "10.1.0.9", ct="+trk+est", icmp_type=0)).dropped
+
+
+def test_a_local_stateful_sender_to_a_stateless_port():
+    flows = br_int_flows(fx.model())
+    # C (egress anywhere, stateful) pings S: C's conntrack commits it, S's rules admit it
+    ping = {"in_port": fx.OF_C, "dl_src": fx.MAC_C, "dl_dst": fx.MAC_S, "dl_vlan": None,
+            "dl_type": ETH_IP, "nw_proto": 1, "nw_src": "10.1.0.7", "nw_dst": "10.1.0.11",
+            "icmp_type": 8, "icmp_code": 0, "ct": "+trk+new"}
+    w = walk(flows, ping)
+    assert w.is_output(fx.OF_S) and w.committed
+    assert 81 in w.tables and w.tables[-2:] == [82, 92]
+    # TCP from C is tracked as established by C's side, yet S's rules refuse it
+    est = dict(ping, nw_proto=6, tp_src=40000, tp_dst=22, ct="+trk+est")
+    del est["icmp_type"], est["icmp_code"]
+    assert walk(flows, est).dropped
+
+
+# ------------------------------------------------------------------ remote groups
+
+def test_remote_group_rules_are_conjunctions_shared_by_the_group_ports():
+    flows = br_int_flows(fx.model())
+    conj = [f for f in flows if any(a.startswith("conjunction(") for a in f.actions)]
+    accept = [f for f in flows if f.get("conj_id") is not None]
+    # D's tcp-from-web rule: one dimension-2 flow (D's port), one address flow (C's IP),
+    # one accept flow; none of them per (port, member)
+    assert sorted((f.table, f.get("reg5", ""), f.get("nw_src", "")) for f in conj) == [
+        (82, "", "10.1.0.7"), (82, "0x8", "")]
+    assert len(accept) == 1 and accept[0].actions[0] == "ct(commit,zone=NXM_NX_REG6[0..15])"
+
+
+def test_rules_of_two_groups_with_the_same_match_share_one_flow():
+    rule_a = SGRule("ra", "ingress", "IPv4", 6, 22, 22, remote_group_id=fx.SG_WEB)
+    rule_b = SGRule("rb", "ingress", "IPv4", 6, 22, 22, remote_group_id=fx.SG_FREE)
+    m = fx.model()
+    port_d = next(p for p in m.ports if p.id == fx.PORT_D)
+    port_d = dataclasses.replace(port_d, security_groups=(fx.SG_SSH, "g2"))
+    m = dataclasses.replace(
+        m, ports=tuple(port_d if p.id == fx.PORT_D else p for p in m.ports),
+        sg_rules={**m.sg_rules, fx.SG_SSH: (rule_a,), "g2": (rule_b,)},
+        sg_members={fx.SG_WEB: ("10.1.0.7",), fx.SG_FREE: ("10.1.0.11",)})
+    flows = br_int_flows(m)
+    dim2 = [f for f in flows if f.table == 82 and f.get("reg5") == "0x8"
+            and f.get("conj_id") is None and f.priority == 71]
+    assert len(dim2) == 1 and len(dim2[0].actions) == 2
+    for src in ("10.1.0.7", "10.1.0.11"):
+        assert admitted(flows, to_d(6, nw_src=src, tp_dst=22)), src
+        assert not admitted(flows, to_d(6, nw_src=src, tp_dst=23)), src
+    assert not admitted(flows, to_d(6, nw_src="10.1.0.9", tp_dst=22))
+
+
+# ------------------------------------------------------------------ scale (issue 11, 3)
+
+def default_group_host(n: int, extra_members: tuple[str, ...] = ()):
+    """``n`` ports of one VXLAN network on one host, all in a default group (egress
+    anywhere, ingress from the group, IPv4 and IPv6), as the API makes it."""
+    from fermion.agent.l2_model import HostModel, Network, Port, Segment
+
+    group = "77777777-0000-4000-8000-000000000007"
+    net = Network("66666666-0000-4000-8000-000000000006", 1, (Segment("vxlan", None, 1001),))
+    ports = tuple(Port(f"{i:08x}-1111-4000-8000-000000000000", net.id, 10 + i,
+                       f"fa:16:3e:00:{i >> 8:02x}:{i & 0xff:02x}", (f"10.0.{i >> 8}.{i & 0xff}",),
+                       security_groups=(group,)) for i in range(1, n + 1))
+    rules = tuple(SGRule(f"{d}-{e}", d, e, None, remote_group_id=group if d == "ingress"
+                         else None)
+                  for d in ("egress", "ingress") for e in ("IPv4", "IPv6"))
+    members = tuple(ip for p in ports for ip in p.fixed_ips) + extra_members
+    return HostModel("h", {net.id: net}, ports, sg_rules={group: rules},
+                     sg_members={group: members}, sg_stateful={group: True})
+
+
+def test_200_ports_in_one_default_group_cost_fewer_than_20_flows_each():
+    flows = br_int_flows(default_group_host(200))
+    assert len(flows) / 200 < 20, len(flows)
+
+
+def test_a_member_joining_changes_flows_independent_of_the_group_size():
+    from fermion.agent.flows import diff
+
+    def delta(model_before, model_after) -> tuple[int, int]:
+        add, delete = diff(br_int_flows(model_after), br_int_flows(model_before))
+        return len(add), len(delete)
+
+    for n in (20, 200):
+        # a member on another host: only its address flow
+        assert delta(default_group_host(n), default_group_host(n, ("10.9.9.9",))) == (1, 0)
+        # a new local port of the group: its own flows and its address flow, nobody else's
+        added, deleted = delta(default_group_host(n), default_group_host(n + 1))
+        assert deleted == 0 and added == delta(default_group_host(20),
+                                               default_group_host(21))[0]
+
+
+def test_a_member_joining_leaves_other_ports_cached_flows_alone():
+    from fermion.agent.l2_flows import PortFlowCache, compile_all
+
+    cache = PortFlowCache()
+    compile_all(default_group_host(50), cache)
+    before = dict(cache._flows)
+    compile_all(default_group_host(50, ("10.9.9.9",)), cache)
+    assert cache._flows == before  # no port recompiled: members are not part of the key

@@ -63,7 +63,8 @@ ONLY: dict[str, tuple[set[str], str]] = {
 PURE: set[str] = {
     "fermion.agent.pipeline", "fermion.agent.cookies", "fermion.agent.flows",
     "fermion.agent.l2_model", "fermion.agent.l2_flows", "fermion.agent.sg_flows",
-    "fermion.agent.walk",
+    "fermion.agent.walk", "fermion.agent.actions", "fermion.agent.firewall_flows",
+    "fermion.agent.tun_flows",
     "fermion.agent.dhcp_model", "fermion.agent.dnsmasq",
     "fermion.agent.l3_model", "fermion.agent.l3_rules", "fermion.agent.iptables_rules",
     "fermion.agent.metadata_proxy",  # haproxy's configuration (see KNOWN)

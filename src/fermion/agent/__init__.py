@@ -7,10 +7,15 @@ Pure (no system, no sockets, no fermion.linux):
                next tables); ``goto()`` refuses a jump the declaration does not allow.
   cookies      64-bit flow cookies that name their owner (agent base, network, port, SG rule,
                tunnel peer, remote port); stale cleanup by cookie mask is exact.
-  flows        ``Flow`` values, canonical ``ovs-ofctl`` text, dump parsing, ``diff``.
+  actions      OpenFlow actions as typed values (text rendered once; ``parse_action``).
+  flows        ``Flow`` values, canonical ``ovs-ofctl`` text, dump parsing, ``diff``; every
+               jump of a flow checked against the pipeline.
   l2_model     the L2 host model built from the snapshot plus the host's OVS facts.
-  l2_flows     host model -> desired flows per bridge (anti-spoofing, conntrack SGs, l2pop).
-  sg_flows     security group rules -> table 72/82 flows (protocols by IANA number).
+  l2_flows     host model -> desired flows per bridge: br-int skeleton, anti-spoofing, marks.
+  firewall_flows  the conntrack firewall around protected ports (71-73, 81-82, 92).
+  sg_flows     security group rules -> table 72/82 flows (protocols by IANA number,
+               remote groups as conjunctions, stateless groups without conntrack).
+  tun_flows    br-tun (VXLAN/GRE/Geneve, learning, l2population) and physnet bridges.
   walk         an offline table walker (tests, later ``fermion trace``).
   dhcp_model   the DHCP networks this host serves, from the snapshot.
   dnsmasq      dnsmasq's hosts / addn_hosts / opts files and command line.

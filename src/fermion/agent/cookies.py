@@ -9,7 +9,7 @@ Layout of the 64-bit cookie::
 exactly ``cookie=0xfe01000000000000/0xffff000000000000`` and nobody else's flow is touched by
 stale cleanup. ``kind`` says what owns the flow; the owner value is the first 11 hex digits of
 the owner's UUID (44 bits, the same prefix as ``tap<port_id[:11]>``), or a hash for owners
-that are not UUIDs (tunnel peer addresses, SG rule keys). ``decode`` turns a cookie from
+that are not UUIDs (tunnel peer addresses, remote group member addresses). ``decode`` turns a cookie from
 ``dump-flows`` back into (kind, prefix) and ``resolve`` finds the owner among known ids.
 """
 
@@ -39,6 +39,8 @@ class Kind(IntEnum):
     SG_RULE = 3  # security group rule flows
     TUNNEL = 4  # per tunnel peer flows (owner = peer's tunneling IP)
     REMOTE_PORT = 5  # l2population entries for a port on another host
+    SG = 6  # a security group's conjunction (remote group rule) accept flows
+    SG_ADDRESS = 7  # a remote group member's address flows (owner = the address)
     LEARNED = 0xF  # flows made by a learn() action: left alone by cleanup
 
 

@@ -12,30 +12,25 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from fermion.agent import cookies
+from fermion.agent import cookies, pipeline
+from fermion.agent.actions import DROP, Action, parse_action
 
 # Protocol shorthands: match keys without a value.
 PROTOCOLS = ("ip", "ipv6", "icmp", "icmp6", "tcp", "tcp6", "udp", "udp6", "sctp", "sctp6",
              "arp", "rarp")
 # Canonical order of the fields we write (others follow, sorted).
 FIELD_ORDER = (
-    "in_port", "reg5", "reg6", "dl_vlan", "vlan_tci", "tun_id", "dl_src", "dl_dst",
+    "conj_id", "in_port", "reg5", "reg6", "dl_vlan", "vlan_tci", "tun_id", "dl_src", "dl_dst",
     "dl_type", "nw_proto", "arp_op", "arp_spa", "arp_tpa", "nw_src", "nw_dst",
     "ipv6_src", "ipv6_dst", "icmp_type", "icmp_code", "nd_target", "tp_src", "tp_dst",
     "ct_state", "ct_zone", "ct_mark",
 )
 _HEX_FIELDS = {"tun_id", "metadata", "ct_mark"} | {f"reg{i}" for i in range(16)}
-_DEC_FIELDS = {"in_port", "dl_vlan", "nw_proto", "arp_op", "icmp_type", "icmp_code",
+_DEC_FIELDS = {"conj_id", "in_port", "dl_vlan", "nw_proto", "arp_op", "icmp_type", "icmp_code",
                "tp_src", "tp_dst", "ct_zone"}
 _STATS = {"duration", "n_packets", "n_bytes", "idle_age", "hard_age", "importance"}
 _IGNORED = {"idle_timeout", "hard_timeout", "send_flow_rem", "reset_counts", "out_port",
             "out_group", "check_overlap", "no_packet_counts", "no_byte_counts"}
-_SET_FIELD_REG = re.compile(r"^set_field:(\w+)->reg(\d+)$")
-_LOAD_REG = re.compile(r"^load:(\w+)->NXM_NX_REG(\d+)\[\]$")
-_SET_TUNNEL = re.compile(r"^set_tunnel(?:64)?:(\w+)$")
-# OVS prints set_tunnel as a load into (or set_field of) the tunnel id
-_LOAD_TUN = re.compile(r"^(?:load:(\w+)->NXM_NX_TUN_ID\[\]|set_field:(\w+)->tun_id)$")
-
 _SHORTHAND_OF = {("ip", "1"): "icmp", ("ip", "6"): "tcp", ("ip", "17"): "udp",
                  ("ip", "132"): "sctp", ("ipv6", "58"): "icmp6", ("ipv6", "6"): "tcp6",
                  ("ipv6", "17"): "udp6", ("ipv6", "132"): "sctp6"}
@@ -92,22 +87,8 @@ def canon_match(match: Mapping[str, object] | Iterable[tuple[str, object]]) -> M
 
 
 def canon_action(action: str) -> str:
-    action = action.strip()
-    if m := _SET_FIELD_REG.match(action):
-        return f"load:{hex(_int(m.group(1)))}->NXM_NX_REG{m.group(2)}[]"
-    if m := _LOAD_REG.match(action):
-        return f"load:{hex(_int(m.group(1)))}->NXM_NX_REG{m.group(2)}[]"
-    if m := _SET_TUNNEL.match(action):
-        return f"set_tunnel:{hex(_int(m.group(1)))}"
-    if m := _LOAD_TUN.match(action):
-        return f"set_tunnel:{hex(_int(m.group(1) or m.group(2)))}"
-    if action.lower() in ("in_port", "normal", "drop", "local", "flood", "all"):
-        return action.upper() if action.lower() != "drop" else "drop"
-    if action.startswith("output:") and action[7:].lower() == "in_port":
-        return "IN_PORT"
-    if action.startswith("output:") and action[7:].isdigit():
-        return f"output:{int(action[7:])}"
-    return action
+    """The canonical text of one action as ``ovs-ofctl`` prints or takes it."""
+    return str(parse_action(action))
 
 
 def split_top(text: str) -> list[str]:
@@ -134,7 +115,7 @@ class Flow:
     table: int
     priority: int
     match: Match = ()
-    actions: tuple[str, ...] = ()
+    actions: tuple[Action | str, ...] = ()  # typed actions (plain text if not modelled)
     cookie: int = 0
     extra: tuple[str, ...] = field(default=(), compare=False)  # e.g. comments for docs
 
@@ -167,8 +148,22 @@ class Flow:
 
 def make(bridge: str, table: int, priority: int, match=None, actions=(), cookie: int = 0,
          ) -> Flow:
-    acts = tuple(canon_action(a) for a in actions) or ("drop",)
+    """A flow of ours: every jump among ``actions`` (``resubmit``, ``ct(table=…)``) must be
+    one the pipeline declares for ``table`` (:class:`~fermion.agent.pipeline.PipelineError`
+    otherwise). Actions given as text are read into their typed values."""
+    acts = tuple(a if isinstance(a, Action) else parse_action(a) for a in actions) or (DROP,)
+    for action in acts:
+        if getattr(action, "jumps_to", None) is not None:
+            pipeline.check_jump(bridge, table, action.jumps_to)
     return Flow(bridge, table, priority, canon_match(match or {}), acts, cookie)
+
+
+def dedupe(flows: Iterable[Flow]) -> list[Flow]:
+    """One flow per key (table, priority, match): the first one given, in order."""
+    seen: dict[tuple, Flow] = {}
+    for f in flows:
+        seen.setdefault(f.key, f)
+    return list(seen.values())
 
 
 def parse_dump_line(bridge: str, line: str) -> Flow | None:
@@ -187,7 +182,7 @@ def parse_dump_line(bridge: str, line: str) -> Flow | None:
     priority = _int(fields.pop("priority", None) or "32768")
     cookie = _int(fields.pop("cookie", None) or "0")
     match = {k: v for k, v in fields.items() if k not in _STATS and k not in _IGNORED}
-    actions = tuple(canon_action(a) for a in split_top(acts)) or ("drop",)
+    actions = tuple(parse_action(a) for a in split_top(acts)) or (DROP,)
     return Flow(bridge, table, priority, canon_match(match), actions, cookie)
 
 

@@ -108,6 +108,15 @@ class HostModel:
     sg_rules: Mapping[str, tuple[SGRule, ...]] = field(default_factory=dict)
     sg_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     dead_ofports: tuple[int, ...] = ()  # plugged ports the model does not know: dropped
+    sg_stateful: Mapping[str, bool] = field(default_factory=dict)  # group -> stateful
+
+    def stateful(self, port: Port) -> bool:
+        """A port's firewall uses conntrack unless all its groups are stateless.
+
+        The API refuses a port in both kinds of group (409, as Neutron); a port without
+        groups is stateful (it only passes replies to what it sent, i.e. nothing)."""
+        groups = port.security_groups
+        return not groups or any(self.sg_stateful.get(g, True) for g in groups)
 
     def bridge_for(self, physnet: str | None) -> PhysBridge | None:
         for b in self.phys_bridges:
@@ -170,9 +179,11 @@ class HostModel:
                     for g in snapshot.get("security_groups", [])}
         sg_members = {g: tuple(ips)
                       for g, ips in (snapshot.get("security_group_members") or {}).items()}
+        sg_stateful = {g["id"]: bool(g.get("stateful", True))
+                       for g in snapshot.get("security_groups", [])}
         return cls(host, networks, tuple(ports), tuple(phys_bridges), peers, tuple(remote),
                    patch_tun_ofport, patch_int_ofport, local_ip, l2_population, arp_responder,
-                   sg_rules, sg_members, tuple(sorted(dead_ofports)))
+                   sg_rules, sg_members, tuple(sorted(dead_ofports)), sg_stateful)
 
 
 def _rule(r: Mapping) -> SGRule | None:

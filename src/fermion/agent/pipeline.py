@@ -1,13 +1,17 @@
 """The OpenFlow pipeline of the L2 agent, declared once.
 
 Table numbers and meanings follow the seed (and Neutron's OVS agent constants). Each table
-lists the tables it may jump to; :func:`goto` builds the jump action and refuses any jump the
-declaration does not allow, as Faucet's ``ValveTable.goto()`` does.
+lists the tables it may jump to; :func:`goto` (``resubmit``) and :func:`ct_goto`
+(``ct(table=…)``) build the jump actions and refuse any jump the declaration does not allow,
+as Faucet's ``ValveTable.goto()`` does; :func:`fermion.agent.flows.make` checks every jump
+of every flow again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from fermion.agent.actions import ZONE, Ct, Resubmit
 
 BR_INT = "br-int"
 BR_TUN = "br-tun"
@@ -52,13 +56,15 @@ _TABLES = (
     _t(BR_INT, 71, "BASE_EGRESS",
        "firewall egress base: per-port address checks, DHCP client allowed, conntrack",
        (72, 73, 93, 94)),
-    _t(BR_INT, 72, "RULES_EGRESS", "firewall egress: security group rules", (73, 93)),
+    _t(BR_INT, 72, "RULES_EGRESS",
+       "firewall egress: security group rules (remote groups as conjunctions)", (73, 93)),
     _t(BR_INT, 73, "ACCEPT_OR_INGRESS",
        "firewall: commit accepted egress, or turn local-destination traffic to ingress",
        (81, 91, 93)),
     _t(BR_INT, 81, "BASE_INGRESS", "firewall ingress base: ARP/ND to the port, conntrack",
        (82, 92, 93)),
-    _t(BR_INT, 82, "RULES_INGRESS", "firewall ingress: security group rules", (92, 93)),
+    _t(BR_INT, 82, "RULES_INGRESS",
+       "firewall ingress: security group rules (remote groups as conjunctions)", (92, 93)),
     _t(BR_INT, 91, "ACCEPTED_EGRESS", "accepted egress traffic", (94,)),
     _t(BR_INT, 92, "ACCEPTED_INGRESS", "accepted ingress traffic: output to the port"),
     _t(BR_INT, 93, "DROPPED", "dropped traffic"),
@@ -118,10 +124,16 @@ def check_jump(bridge: str, src: int, dst: int) -> None:
             f"{bridge} table {src} ({table(bridge, src).name}) may not jump to {dst}")
 
 
-def goto(bridge: str, src: int, dst: int) -> str:
+def goto(bridge: str, src: int, dst: int) -> Resubmit:
     """The action jumping from table ``src`` to ``dst``; refuses an undeclared jump."""
     check_jump(bridge, src, table(bridge, dst).number)
-    return f"resubmit(,{dst})"
+    return Resubmit(dst)
+
+
+def ct_goto(bridge: str, src: int, dst: int, zone: str = ZONE) -> Ct:
+    """``ct(table=dst)``: conntrack, then continue in ``dst``; refuses an undeclared jump."""
+    check_jump(bridge, src, table(bridge, dst).number)
+    return Ct(table=dst, zone=zone)
 
 
 def check_learn(bridge: str, src: int, dst: int) -> None:

@@ -19,24 +19,49 @@ reads a protocol name. What a rule matches, by its number:
   (Neutron's meaning), either may be absent;
 - ``remote_ip_prefix`` matches the source (ingress) or destination (egress) address; a
   ``/0`` prefix is no constraint.
+
+Rules with a ``remote_group_id`` are conjunctive matches, as in Neutron's OVS firewall, so
+flows grow with rules + members instead of rules x members:
+
+- per port and rule, dimension 2: ``reg5=<port>`` + protocol/ports (+ ``ct_state`` new) ->
+  ``conjunction(id,2/2)``; flows with the same match (rules of several groups) carry all
+  their ``conjunction`` actions;
+- per member address, dimension 1, shared by every local port: the address as source
+  (ingress) or destination (egress) -> ``conjunction(id,1/2)`` for each id whose remote
+  group has that member (cookie: the address, so a member joining or leaving changes
+  only its own address flows);
+- per id, ``conj_id=<id>`` accepts (cookie: the rule's group).
+
+An id stands for (group, remote group, direction, ethertype, stateful) — the same for all
+local ports of the group — and is derived from that key (a hash, probing past collisions
+in key order), so it does not depend on which ports exist. Conjunctive flows sit at
+priority 71, above the plain rule flows (70), so a packet that completes no conjunction
+falls back to them, and below the established/invalid flows (75/80).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+from collections.abc import Iterable, Mapping
 
 from fermion.agent import cookies
+from fermion.agent.actions import Conjunction, Ct
 from fermion.agent.cookies import Kind
 from fermion.agent.flows import Flow, make
 from fermion.agent.l2_model import HostModel, Port, SGRule
 from fermion.agent.pipeline import BR_INT, goto
 
-ZONE = "NXM_NX_REG6[0..15]"
 ICMP, ICMPV6 = 1, 58
 PORT_PROTOCOLS = frozenset({6, 17, 132})  # OVS matches tp_dst for these
 PORTLESS_IN_OVS = frozenset({33, 136})  # DCCP, UDP-Lite: ports not parsed by OVS
 ANY_PROTOCOL = (None, 0)
 RULE_PRIORITY = 70
+CONJ_PRIORITY = 71
+NEW = "+new-est+trk"
+MAX_CONJ_ID = 0x7FFFFFFF
+
+ConjKey = tuple[str, str, str, str, bool]  # group, remote group, direction, ethertype, stateful
 
 
 def port_range_masks(lo: int, hi: int) -> list[str]:
@@ -53,13 +78,13 @@ def port_range_masks(lo: int, hi: int) -> list[str]:
     return out
 
 
-def family(rule: SGRule) -> str:
-    return "ipv6" if rule.ethertype == "IPv6" else "ip"
+def family(ethertype: str) -> str:
+    return "ipv6" if ethertype == "IPv6" else "ip"
 
 
 def protocol_matches(rule: SGRule) -> list[dict]:
     """The rule's ethertype, protocol and port/type matches: one dict per flow needed."""
-    base: dict = {family(rule): None}
+    base: dict = {family(rule.ethertype): None}
     proto = rule.protocol
     if proto in ANY_PROTOCOL:
         return [base]
@@ -72,10 +97,10 @@ def protocol_matches(rule: SGRule) -> list[dict]:
     return [base]
 
 
-def remote_field(rule: SGRule) -> str:
+def remote_field(direction: str, ethertype: str) -> str:
     """The address field a remote prefix or group constrains: the peer's address."""
-    prefix = "ipv6_" if rule.ethertype == "IPv6" else "nw_"
-    return prefix + ("dst" if rule.direction == "egress" else "src")
+    prefix = "ipv6_" if ethertype == "IPv6" else "nw_"
+    return prefix + ("dst" if direction == "egress" else "src")
 
 
 def prefix_text(addr: str) -> str | None:
@@ -86,33 +111,111 @@ def prefix_text(addr: str) -> str | None:
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
-def sg_rule_flows(model: HostModel, port: Port) -> list[Flow]:
-    """Tables 72/82: one flow per (rule, remote address, port-range piece) of the port."""
-    flows = []
+def _tables(direction: str) -> tuple[int, int]:
+    return (72, 73) if direction == "egress" else (82, 92)
+
+
+def _accept(direction: str, stateful: bool) -> list:
+    table, nxt = _tables(direction)
+    jump = goto(BR_INT, table, nxt)
+    return [Ct(commit=True), jump] if stateful and direction == "ingress" else [jump]
+
+
+def _rules(model: HostModel, port: Port) -> Iterable[tuple[str, SGRule]]:
     for sg in port.security_groups:
         for rule in model.sg_rules.get(sg, ()):
-            flows += _rule_flows(model, port, rule)
+            yield sg, rule
+
+
+# -- conjunction ids -------------------------------------------------------------------------
+
+
+def port_conj_keys(model: HostModel, port: Port) -> list[ConjKey]:
+    stateful = model.stateful(port)
+    return sorted({(sg, r.remote_group_id, r.direction, r.ethertype, stateful)
+                   for sg, r in _rules(model, port) if r.remote_group_id})
+
+
+def conj_ids(keys: Iterable[ConjKey]) -> dict[ConjKey, int]:
+    """A conjunction id per key: a hash of the key, the next free one on a collision."""
+    ids: dict[ConjKey, int] = {}
+    used: set[int] = set()
+    for key in sorted(set(keys)):
+        digest = hashlib.sha256("|".join(map(str, key)).encode()).digest()
+        cid = int.from_bytes(digest[:4], "big") % MAX_CONJ_ID + 1
+        while cid in used:
+            cid = cid % MAX_CONJ_ID + 1
+        used.add(cid)
+        ids[key] = cid
+    return ids
+
+
+def host_conj_ids(model: HostModel) -> dict[ConjKey, int]:
+    """The conjunction ids of every remote group rule of the host's protected ports."""
+    return conj_ids(key for port in model.ports if port.port_security_enabled
+                    and port.network_id in model.networks
+                    for key in port_conj_keys(model, port))
+
+
+# -- per port --------------------------------------------------------------------------------
+
+
+def port_sg_flows(model: HostModel, port: Port, ids: Mapping[ConjKey, int]) -> list[Flow]:
+    """Tables 72/82 for one port: its plain rule flows and its conjunction dimension 2."""
+    stateful = model.stateful(port)
+    base: dict = {"reg5": port.ofport, **({"ct_state": NEW} if stateful else {})}
+    flows: list[Flow] = []
+    conj: dict[tuple, list] = {}  # (table, match) -> [ids, owner rule id]
+    for sg, rule in _rules(model, port):
+        table, _ = _tables(rule.direction)
+        c = cookies.cookie(Kind.SG_RULE, rule.id)
+        if rule.remote_group_id:
+            cid = ids[(sg, rule.remote_group_id, rule.direction, rule.ethertype, stateful)]
+            for piece in protocol_matches(rule):
+                entry = conj.setdefault((table, tuple(sorted({**base, **piece}.items()))),
+                                        [set(), rule.id])
+                entry[0].add(cid)
+                entry[1] = min(entry[1], rule.id)
+            continue
+        remote = prefix_text(rule.remote_ip_prefix) if rule.remote_ip_prefix else None
+        for piece in protocol_matches(rule):
+            match = {**base, **piece}
+            if remote is not None:
+                match[remote_field(rule.direction, rule.ethertype)] = remote
+            flows.append(make(BR_INT, table, RULE_PRIORITY, match,
+                              _accept(rule.direction, stateful), c))
+    for (table, match), (group, owner) in sorted(conj.items()):
+        flows.append(make(BR_INT, table, CONJ_PRIORITY, dict(match),
+                          [Conjunction(cid, 2, 2) for cid in sorted(group)],
+                          cookies.cookie(Kind.SG_RULE, owner)))
     return flows
 
 
-def _rule_flows(model: HostModel, port: Port, rule: SGRule) -> list[Flow]:
-    B, c = BR_INT, cookies.cookie(Kind.SG_RULE, rule.id)
-    table, nxt = (72, 73) if rule.direction == "egress" else (82, 92)
-    base: dict = {"ct_state": "+new-est+trk", "reg5": port.ofport}
-    remotes: list[str | None] = [None]
-    if rule.remote_ip_prefix:
-        remotes = [prefix_text(rule.remote_ip_prefix)]
-    elif rule.remote_group_id:
-        members = model.sg_members.get(rule.remote_group_id, ())
-        v6 = rule.ethertype == "IPv6"
-        remotes = [prefix_text(ip) for ip in members if (":" in ip) == v6]
-    actions = ([goto(B, table, nxt)] if table == 72
-               else [f"ct(commit,zone={ZONE})", goto(B, table, nxt)])
+# -- shared by the host's ports --------------------------------------------------------------
+
+
+def shared_sg_flows(model: HostModel, ids: Mapping[ConjKey, int]) -> list[Flow]:
+    """Each conjunction's accept flow and each member address's dimension-1 flow."""
     flows = []
-    for remote in remotes:
-        for piece in protocol_matches(rule):
-            match = dict(base, **piece)
-            if remote is not None:
-                match[remote_field(rule)] = remote
-            flows.append(make(B, table, RULE_PRIORITY, match, actions, c))
+    by_address: dict[tuple[str, str, str], list] = {}  # -> [ids, owner address]
+    for (sg, remote, direction, ethertype, stateful), cid in sorted(ids.items()):
+        table, _ = _tables(direction)
+        accept = {"conj_id": cid, family(ethertype): None}
+        flows.append(make(BR_INT, table, CONJ_PRIORITY, accept,
+                          _accept(direction, stateful), cookies.cookie(Kind.SG, sg)))
+        v6 = ethertype == "IPv6"
+        for address in model.sg_members.get(remote, ()):
+            if (":" in address) == v6:
+                entry = by_address.setdefault(
+                    (direction, ethertype, prefix_text(address) or ""), [set(), address])
+                entry[0].add(cid)
+                entry[1] = min(entry[1], address)
+    for (direction, ethertype, prefix), (group, address) in sorted(by_address.items()):
+        table, _ = _tables(direction)
+        match: dict = {family(ethertype): None}
+        if prefix:
+            match[remote_field(direction, ethertype)] = prefix
+        flows.append(make(BR_INT, table, CONJ_PRIORITY, match,
+                          [Conjunction(cid, 1, 2) for cid in sorted(group)],
+                          cookies.cookie(Kind.SG_ADDRESS, address)))
     return flows

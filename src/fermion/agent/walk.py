@@ -1,8 +1,9 @@
 """A tiny offline OpenFlow table walker: where does this packet go through these flows?
 
 Enough of OVS semantics for the agent's own flows (matches on L2/L3/L4 fields with masks,
-registers, ct_state; actions resubmit, output, NORMAL, VLAN push/rewrite/strip, set_tunnel,
-reg loads, ct(), learn() recorded but not executed). Tests assert behaviour with it —
+registers, ct_state, conjunctive matches; actions resubmit, output, NORMAL, VLAN
+push/rewrite/strip, set_tunnel, reg loads, ct(), ct_clear, learn() recorded but not
+executed), read from the typed actions (:mod:`fermion.agent.actions`), never their text. Tests assert behaviour with it —
 "this packet leaves on port Y with VLAN Z" — as Faucet's ``FakeOFTable.is_output`` does, and
 ``fermion trace`` can reuse it to name the owner of every flow on the path.
 
@@ -20,6 +21,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fermion.agent import cookies, pipeline
+from fermion.agent.actions import (
+    Conjunction,
+    Ct,
+    CtClear,
+    Learn,
+    LoadReg,
+    Output,
+    Port,
+    Resubmit,
+    SetDlSrc,
+    SetTunnel,
+    SetVlan,
+    StripVlan,
+)
 from fermion.agent.flows import Flow
 
 ETH_ARP, ETH_IP, ETH_IPV6 = 0x0806, 0x0800, 0x86DD
@@ -29,7 +44,6 @@ _SHORTHAND = {
     "udp": (ETH_IP, 17), "udp6": (ETH_IPV6, 17), "sctp": (ETH_IP, 132), "sctp6": (ETH_IPV6, 132),
 }
 _ADDR = {"arp_spa", "arp_tpa", "nw_src", "nw_dst", "ipv6_src", "ipv6_dst", "nd_target"}
-_REG_LOAD = re.compile(r"^load:(0x[0-9a-f]+)->NXM_NX_REG(\d+)\[\]$")
 
 
 @dataclass
@@ -37,7 +51,8 @@ class Walk:
     outputs: list[tuple[object, dict]] = field(default_factory=list)  # (port|"NORMAL", pkt)
     path: list[Flow] = field(default_factory=list)
     learned: list[str] = field(default_factory=list)
-    committed: bool = False
+    committed: bool = False  # a ct(commit) ran
+    tracked: bool = False  # a ct(table=...) lookup ran
 
     def is_output(self, port=None, vlan="any") -> bool:
         """True when the packet leaves on ``port`` (an ofport or "NORMAL") with ``vlan``."""
@@ -109,12 +124,34 @@ def flow_matches(flow: Flow, pkt: dict) -> bool:
     return all(field_matches(k, v, pkt) for k, v in flow.match)
 
 
+def _conjunctions(flow: Flow) -> list[Conjunction]:
+    return [a for a in flow.actions if isinstance(a, Conjunction)]
+
+
 def lookup(flows: Iterable[Flow], table: int, pkt: dict) -> Flow | None:
-    best = None
-    for f in flows:
-        if f.table == table and flow_matches(f, pkt) and (best is None or
-                                                          f.priority > best.priority):
-            best = f
+    """The flow OVS would pick in ``table``: the highest-priority matching one, where
+    flows with ``conjunction`` actions count only as a whole conjunctive match (one
+    matching flow from each dimension) at a priority above the best plain flow, and then
+    stand for the ``conj_id=<id>`` flow that the match finds."""
+    matching = [f for f in flows if f.table == table and flow_matches(f, pkt)]
+    plain = [f for f in matching if not _conjunctions(f)]
+    best = max(plain, key=lambda f: f.priority, default=None)
+    floor = best.priority if best is not None else -1
+    for priority in sorted({f.priority for f in matching if _conjunctions(f)}, reverse=True):
+        if priority <= floor:
+            break
+        dims: dict[int, set[int]] = {}
+        need: dict[int, int] = {}
+        for f in matching:
+            if f.priority == priority:
+                for conj in _conjunctions(f):
+                    dims.setdefault(conj.id, set()).add(conj.k)
+                    need[conj.id] = conj.n
+        for cid in sorted(c for c, ks in dims.items() if len(ks) == need[c]):
+            found = lookup([f for f in flows if dict(f.match).get("conj_id") == str(cid)],
+                           table, {**pkt, "conj_id": cid})
+            if found is not None:
+                return found
     return best
 
 
@@ -133,31 +170,37 @@ def _run(flows: list[Flow], pkt: dict, table: int, result: Walk, depth: int) -> 
         return pkt
     result.path.append(flow)
     for action in flow.actions:
-        if m := re.fullmatch(r"resubmit\(,(\d+)\)", action):
-            pkt = _run(flows, pkt, int(m.group(1)), result, depth + 1)
-        elif action.startswith("output:") and action[7:].isdigit():
-            result.outputs.append((int(action[7:]), dict(pkt)))
-        elif action == "IN_PORT":
-            result.outputs.append((pkt.get("in_port"), dict(pkt)))
-        elif action == "NORMAL":
-            result.outputs.append(("NORMAL", dict(pkt)))
-        elif action.startswith("mod_vlan_vid:"):
-            pkt["dl_vlan"] = int(action.split(":")[1])
-        elif action == "strip_vlan":
-            pkt["dl_vlan"] = None
-        elif action.startswith("set_tunnel:"):
-            pkt["tun_id"] = int(action.split(":")[1], 0)
-        elif action.startswith("mod_dl_src:"):
-            pkt["dl_src"] = action.split(":", 1)[1]
-        elif m := _REG_LOAD.match(action):
-            pkt[f"reg{m.group(2)}"] = int(m.group(1), 16)
-        elif action.startswith("ct("):
-            inner = action[3:-1]
-            if "commit" in inner.split(","):
-                result.committed = True
-            if m := re.search(r"table=(\d+)", inner):
-                pkt["ct_state"] = pkt.get("ct", "+trk+new")
-                pkt = _run(flows, pkt, int(m.group(1)), result, depth + 1)
-        elif action.startswith("learn("):
-            result.learned.append(action)
+        pkt = _act(flows, action, pkt, result, depth)
+    return pkt
+
+
+def _act(flows: list[Flow], action, pkt: dict, result: Walk, depth: int) -> dict:
+    if isinstance(action, Resubmit):
+        return _run(flows, pkt, action.table, result, depth + 1)
+    if isinstance(action, Output):
+        result.outputs.append((action.port, dict(pkt)))
+    elif isinstance(action, Port):
+        port = pkt.get("in_port") if action.name == "IN_PORT" else action.name
+        result.outputs.append((port, dict(pkt)))
+    elif isinstance(action, SetVlan):
+        pkt["dl_vlan"] = action.vid
+    elif isinstance(action, StripVlan):
+        pkt["dl_vlan"] = None
+    elif isinstance(action, SetTunnel):
+        pkt["tun_id"] = action.tun_id
+    elif isinstance(action, SetDlSrc):
+        pkt["dl_src"] = action.mac
+    elif isinstance(action, LoadReg):
+        pkt[f"reg{action.reg}"] = action.value
+    elif isinstance(action, CtClear):
+        pkt.pop("ct_state", None)
+    elif isinstance(action, Ct):
+        if action.commit:
+            result.committed = True
+        if action.table is not None:
+            pkt["ct_state"] = pkt.get("ct", "+trk+new")
+            result.tracked = True
+            return _run(flows, pkt, action.table, result, depth + 1)
+    elif isinstance(action, Learn):
+        result.learned.append(action)
     return pkt
