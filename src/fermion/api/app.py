@@ -160,15 +160,14 @@ def _quota_routes(app: FastAPI) -> None:
         ctx = await identify(request)
         plugin = request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                projects = plugin.quotas.projects_with_overrides(conn)
-                if not ctx.is_admin:
-                    projects = [p for p in projects if p == ctx.project_id]
-                return [{**plugin.quotas.limits(conn, p), "project_id": p, "tenant_id": p}
-                        for p in projects]
+        def run(conn):
+            projects = plugin.quotas.projects_with_overrides(conn)
+            if not ctx.is_admin:
+                projects = [p for p in projects if p == ctx.project_id]
+            return [{**plugin.quotas.limits(conn, p), "project_id": p, "tenant_id": p}
+                    for p in projects]
 
-        return json_response({"quotas": await in_thread(run)})
+        return json_response({"quotas": await in_thread(plugin.db.query, run)})
 
     @app.get("/v2.0/quotas/{project_id}", name="Show quota")
     async def show_quota(request: Request, project_id: str) -> Response:
@@ -176,11 +175,8 @@ def _quota_routes(app: FastAPI) -> None:
         own_or_admin(ctx, project_id)
         plugin = request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                return plugin.quotas.limits(conn, project_id)
-
-        return json_response({"quota": await in_thread(run)})
+        return json_response({"quota": await in_thread(
+            plugin.db.query, lambda conn: plugin.quotas.limits(conn, project_id))})
 
     @app.get("/v2.0/quotas/{project_id}/default", name="Show default quota")
     async def default_quota(request: Request, project_id: str) -> Response:
@@ -194,14 +190,13 @@ def _quota_routes(app: FastAPI) -> None:
         own_or_admin(ctx, project_id)
         plugin = request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                limits = plugin.quotas.limits(conn, project_id)
-                used = {r.member: r.count(conn, project_id) for r in plugin.resources.values()}
-                return {name: {"limit": limit, "used": used.get(name, 0), "reserved": 0}
-                        for name, limit in limits.items()}
+        def run(conn):
+            limits = plugin.quotas.limits(conn, project_id)
+            used = {r.member: r.count(conn, project_id) for r in plugin.resources.values()}
+            return {name: {"limit": limit, "used": used.get(name, 0), "reserved": 0}
+                    for name, limit in limits.items()}
 
-        return json_response({"quota": await in_thread(run)})
+        return json_response({"quota": await in_thread(plugin.db.query, run)})
 
     @app.put("/v2.0/quotas/{project_id}", name="Update quota", openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -259,11 +254,7 @@ def _availability_routes(app: FastAPI) -> None:
             raise exc.PolicyNotAuthorized(action="rule:get_network_ip_availability")
         plugin = request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                return availabilities(conn, filters)
-
-        return await in_thread(run)
+        return await in_thread(plugin.db.query, lambda conn: availabilities(conn, filters))
 
     @app.get("/v2.0/network-ip-availabilities", name="List network IP availability")
     async def list_availability(request: Request) -> Response:

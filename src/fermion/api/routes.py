@@ -84,11 +84,7 @@ def add_resource(app: FastAPI, collection: str, member: str, attrs: dict[str, At
         res, db = resource(request), request.app.state.plugin.db
         resource_id = request.path_params["id"]
 
-        def run():
-            with db.read() as conn:
-                return res.show(conn, ctx, resource_id)
-
-        view = await in_thread(run)
+        view = await in_thread(db.query, lambda conn: res.show(conn, ctx, resource_id))
         return json_response({member: select_fields([view], fields)[0]})
 
     async def update(request: Request) -> Response:
@@ -177,25 +173,23 @@ def _add_tags(app: FastAPI, collection: str, member: str) -> None:
         ctx = await identify(request)
         res, plugin = resource(request), request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                row = res.get_row(conn, ctx, request.path_params["id"])
-                return plugin.tags.get(conn, row.id)
+        def run(conn):
+            row = res.get_row(conn, ctx, request.path_params["id"])
+            return plugin.tags.get(conn, row.id)
 
-        return json_response({"tags": await in_thread(run)})
+        return json_response({"tags": await in_thread(plugin.db.query, run)})
 
     async def get_one(request: Request) -> Response:
         ctx = await identify(request)
         tag = request.path_params["tag"]
         res, plugin = resource(request), request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                row = res.get_row(conn, ctx, request.path_params["id"])
-                if tag not in plugin.tags.get(conn, row.id):
-                    raise exc.TagNotFound(tag=tag, resource=member, resource_id=row.id)
+        def run(conn):
+            row = res.get_row(conn, ctx, request.path_params["id"])
+            if tag not in plugin.tags.get(conn, row.id):
+                raise exc.TagNotFound(tag=tag, resource=member, resource_id=row.id)
 
-        await in_thread(run)
+        await in_thread(plugin.db.query, run)
         return Response(status_code=204)
 
     async def replace(request: Request) -> Response:

@@ -55,11 +55,8 @@ def _agents(app: FastAPI) -> None:
                                  max_limit=request.app.state.max_limit)
         plugin = request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                return plugin.agents.list(conn, ctx, query)
-
-        items, more = await in_thread(run)
+        items, more = await in_thread(plugin.db.query,
+                                      lambda conn: plugin.agents.list(conn, ctx, query))
         body = {"agents": select_fields(items, query.fields)}
         links = _links(request, query, items, more)
         if links:
@@ -71,11 +68,8 @@ def _agents(app: FastAPI) -> None:
         fields = [f for v in request.query_params.getlist("fields") for f in v.split(",") if f]
         plugin = request.app.state.plugin
 
-        def run():
-            with plugin.db.read() as conn:
-                return plugin.agents.show(conn, ctx, request.path_params["id"])
-
-        view = await in_thread(run)
+        view = await in_thread(plugin.db.query, lambda conn: plugin.agents.show(
+            conn, ctx, request.path_params["id"]))
         return json_response({"agent": select_fields([view], fields)[0]})
 
     async def update(request: Request) -> Response:
@@ -137,16 +131,11 @@ def _scheduling(app: FastAPI, kind, hosted: str, hosting: str, collection: str,
     async def list_hosted(request: Request) -> Response:
         plugin = await context(request, f"get_{hosted}")
 
-        def run():
-            with plugin.db.read() as conn:
-                rows = plugin.scheduler.hosted_by(conn, kind, request.path_params["id"])
-                resource = plugin.resources.get(collection)
-                if resource is None:  # routers not served (yet): ids and names only
-                    return [{"id": r.id, "name": r.name, "project_id": r.project_id}
-                            for r in rows]
-                return resource.views(conn, ADMIN, rows) if rows else []
+        def run(conn):
+            rows = plugin.scheduler.hosted_by(conn, kind, request.path_params["id"])
+            return plugin.resources[collection].views(conn, ADMIN, rows) if rows else []
 
-        return json_response({collection: await in_thread(run)})
+        return json_response({collection: await in_thread(plugin.db.query, run)})
 
     async def add(request: Request) -> Response:
         plugin = await context(request, f"create_{hosted}")
@@ -166,12 +155,11 @@ def _scheduling(app: FastAPI, kind, hosted: str, hosting: str, collection: str,
     async def list_hosting(request: Request) -> Response:
         plugin = await context(request, f"get_{hosting}")
 
-        def run():
-            with plugin.db.read() as conn:
-                return plugin.agents.views(plugin.scheduler.agents_hosting(
-                    conn, kind, request.path_params["id"]))
+        def run(conn):
+            return plugin.agents.views(plugin.scheduler.agents_hosting(
+                conn, kind, request.path_params["id"]))
 
-        return json_response({"agents": await in_thread(run)})
+        return json_response({"agents": await in_thread(plugin.db.query, run)})
 
     ident = {"parameters": [_path_param("id")], "responses": ERRORS}
     app.add_api_route(path, list_hosted, methods=["GET"], name=f"List {hosted} of agent",

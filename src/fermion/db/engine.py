@@ -94,6 +94,11 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def query(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(conn)`` in one ``read`` transaction: the reading counterpart of ``write``."""
+        with self.read() as conn:
+            return fn(conn)
+
     def write(self, fn: Callable[[Connection], T]) -> T:
         for attempt in range(RETRIES):
             try:
