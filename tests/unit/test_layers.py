@@ -237,6 +237,14 @@ def test_known_exceptions_still_exist():
     assert not stale, f"KNOWN entries without their import: {stale}"
 
 
+def test_the_rules_name_what_exists():
+    """A renamed module or package must not slip out of the rules unnoticed."""
+    missing = sorted(name for name in PURE if not _is_module(SRC, name))
+    packages = {package_of(module_name(SRC, path)) for path in (SRC / "fermion").rglob("*.py")}
+    missing += sorted((set(FORBIDDEN) | set(ONLY)) - packages)
+    assert not missing, f"rules name what is not in src/: {missing}"
+
+
 def test_the_reader_sees_imports_inside_functions_and_relative_ones():
     imports = {(imp.module, imp.target) for imp in all_imports(SRC)}
     assert ("fermion.cli", "fermion.api.app") in imports  # inside _serve()
