@@ -38,7 +38,7 @@ SPANS = (
     ("fermion.agent.l3_apply", "L3Applier._ensure_forwarding", "  forwarding sysctls"),
     ("fermion.linux.interface", "plug", "  plug qr-/qg- (veth, OVS port)"),
     ("fermion.linux.interface", "set_addresses", "  addresses (qr-, qg- + floating IPs)"),
-    ("fermion.linux.iptables", "Iptables.apply", "  iptables save/diff/restore"),
+    ("fermion.agent.l3_apply", "apply_iptables", "  iptables save/diff/restore"),
     ("fermion.agent.l3_apply", "L3Applier._announce", "  gratuitous ARP start"),
     ("fermion.agent.l3_apply", "L3Applier._ensure_routes", "  routes"),
     ("fermion.agent.l3_apply", "ensure_proxy", "  metadata proxy (haproxy)"),
