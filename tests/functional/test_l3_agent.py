@@ -23,6 +23,7 @@ from fermion.agent.l3_apply import apply_iptables
 from fermion.agent.l3_model import METADATA_IP
 from fermion.agent.l3_rules import new_ruleset
 from fermion.lab.host import Host, Instance, Underlay, plug_instance
+from fermion.lab.leftovers import remove_routers
 from fermion.linux import conntrack
 from fermion.linux import netns as ns
 from fermion.linux.iptables import Iptables, detect_backend
@@ -186,23 +187,10 @@ def _once(argv: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _cleanup_l3(host: Host) -> None:
-    """What the L3 agent made on `host` that the host's own teardown does not know:
-    haproxy daemons (by their pid files) and the prefixed qrouter namespaces."""
-    from fermion.agent.l3_apply import stop_metadata_proxy
-    from fermion.agent.metadata_proxy import ProxyConfig
-
-    for pidfile in sorted((host.rundir / "l3" / "ns-metadata-proxy").glob("*.pid")):
-        stop_metadata_proxy(ProxyConfig.for_router(pidfile.stem, "", str(pidfile)))
-    for name in ns.list_netns():
-        if name.startswith(f"{host.ns}-qrouter-"):
-            ns.delete_netns(name)
-
-
 def make_lab(lab_hosts, fermion_server, *, sink_socket: str = "") -> Lab:
     server = fermion_server()
     net, cmp = lab_hosts.add_host("net"), lab_hosts.add_host("cmp")
-    net.teardown.add("L3 agent leftovers", _cleanup_l3, net)
+    net.teardown.add("L3 agent leftovers", remove_routers, net, net.rundir / "l3")
     ul = lab_hosts.add_underlay("ul")
     ul.attach(net, "192.168.100.1/24")
     ul.attach(cmp, "192.168.100.2/24")

@@ -9,6 +9,8 @@ What lives here
            internal port (what userspace tunnels need); `HostGroup`: hosts and underlays
            sharing one unique name prefix, destroyed together; `sweep_stale()` for groups
            left behind by a crashed process.
+  leftovers.py  `remove_routers`: what the L3 agent made on a host (qrouter namespaces,
+           metadata proxies) that the host's teardown does not know about.
 
 Naming (every name starts with the group prefix, e.g. ``fm1a2b3c-``)
   host namespace      <prefix><host>                e.g. fm1a2b3c-h1
