@@ -37,7 +37,7 @@ CLONE_VARIES = frozenset({"id", "name", "mac_address", "device_id", "fixed_ips",
 
 @dataclass
 class ApiConfig:
-    """Fermion vs upstream neutron-server (installed into bench/.peer/venv on first use)"""
+    """Fermion against upstream neutron-server, installed into bench/.peer/venv at first"""
 
     servers: tuple[str, ...] = knob(ORDER, "servers to measure, comma-separated",
                                     choices=ORDER)

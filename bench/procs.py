@@ -29,22 +29,10 @@ from urllib.parse import urlsplit
 
 from bench.harness import REPO, Log, tree_cpu_s, tree_rss_mb
 
-ML2_CONF = """\
-[ml2]
-type_drivers = local,flat,vlan,vxlan
-tenant_network_types = vxlan
-mechanism_drivers =
-extension_drivers = port_security
-
-[ml2_type_flat]
-flat_networks = physnet
-
-[ml2_type_vlan]
-network_vlan_ranges = physnet:100:200
-
-[ml2_type_vxlan]
-vni_ranges = 1:1000
-"""
+ML2_CONF = ("[ml2]\ntype_drivers = local,flat,vlan,vxlan\ntenant_network_types = vxlan\n"
+            "mechanism_drivers =\nextension_drivers = port_security\n\n[ml2_type_flat]\n"
+            "flat_networks = physnet\n\n[ml2_type_vlan]\nnetwork_vlan_ranges = physnet:100:200"
+            "\n\n[ml2_type_vxlan]\nvni_ranges = 1:1000\n")  # both servers' ML2 options
 # Both servers: the api suite makes 10,000+ ports in one project, past the default quota;
 # Fermion also gets the agents' suites' hundreds of routers, floating IPs and groups.
 QUOTAS_CONF = "[quotas]\nquota_network = -1\nquota_subnet = -1\nquota_port = -1\n"
@@ -111,20 +99,21 @@ class Api:
             {"Content-Type": "application/json"} if data else {}) | (
             {"Connection": "close"} if self.fresh else {})
         for attempt in range(2):
-            self.conn = self.conn or http.client.HTTPConnection(self.host, self.port,
-                                                                timeout=self.timeout)
+            conn = self.conn or http.client.HTTPConnection(self.host, self.port,
+                                                           timeout=self.timeout)
+            self.conn = None if self.fresh else conn  # a fresh one is this thread's alone
             try:
                 t0 = time.perf_counter()
-                self.conn.request(method, path, body=data, headers=headers)
-                resp = self.conn.getresponse()
-                out = Response(resp.status, resp.read(), time.perf_counter() - t0)
-                if self.fresh:
-                    self.close()
-                return out
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                return Response(resp.status, resp.read(), time.perf_counter() - t0)
             except (OSError, http.client.HTTPException):
                 self.close()
                 if attempt or self.fresh:
                     raise
+            finally:
+                if self.fresh:
+                    conn.close()
         raise AssertionError("unreachable")
 
     def expect(self, method: str, path: str, body: Any = None) -> Any:

@@ -1,19 +1,13 @@
 """``python -m bench.profile OUT.json KIND -- agent KIND --once …``: an agent, profiled.
 
 Runs ``fermion.cli.main`` with the arguments after ``--`` in this process (the same code
-path as the ``fermion`` command) after wrapping, without changing them:
-
-- ``subprocess.run``: every external command the agent runs (``fermion.linux.cmd.run`` goes
-  through it), its wall time grouped by ``command_kind``;
-- ``fermion.linux.netns.popen_in``: background processes it starts (``arping``);
-- the steps of a pass (``SPANS[KIND]``), in the order of a pass; a label's leading spaces
-  say it is part of the step above; ``API:`` rows are the calls to the server.
-
-The cost is one ``time.monotonic()`` pair and a dict update per call (microseconds against
-commands of milliseconds). The DHCP agent applies several networks at once, so its per-network
-times add up to more than the wall time. The agent's stdout (its JSON summary) is left as
-it is; the profile goes to OUT.json when the agent returns. ``load``, ``command_table`` and
-``profile_lines`` read and render it.
+path as the ``fermion`` command) after wrapping, without changing them, ``subprocess.run``
+(every external command the agent runs goes through it; timed by ``command_kind``),
+``fermion.linux.netns.popen_in`` (background processes, counted) and the steps of a pass,
+``SPANS[KIND]`` (in the order of a pass; leading spaces: part of the step above; ``API:``:
+calls to the server). That costs microseconds per call, against commands of milliseconds.
+The profile goes to OUT.json when the agent returns; ``load`` and ``profile_lines`` read
+and render it.
 """
 
 from __future__ import annotations
@@ -25,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,31 +94,29 @@ def command_kind(argv: Sequence[str]) -> str:
 
 
 class Recorder:
-    """Wall time and calls per command kind and per span; safe to use from threads."""
+    """Durations per command kind and per span, and background processes per kind; safe to
+    use from threads (the DHCP agent applies several networks at once)."""
 
     def __init__(self) -> None:
-        self.commands: dict[str, list[float]] = {}  # kind -> [count, total_s, max_s]
-        self.spans: dict[str, list[float]] = {}  # label -> [count, total_s]
-        self.popen: dict[str, int] = {}
+        self.commands: dict[str, list[float]] = defaultdict(list)
+        self.spans: dict[str, list[float]] = defaultdict(list)
+        self.popen: Counter[str] = Counter()
         self.lock = threading.Lock()
 
     def command(self, argv: Sequence[str], seconds: float) -> None:
         with self.lock:
-            entry = self.commands.setdefault(command_kind(argv), [0, 0.0, 0.0])
-            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + seconds, max(entry[2],
-                                                                                 seconds)
+            self.commands[command_kind(argv)].append(seconds)
 
     def span(self, label: str, seconds: float) -> None:
         with self.lock:
-            entry = self.spans.setdefault(label, [0, 0.0])
-            entry[0], entry[1] = entry[0] + 1, entry[1] + seconds
+            self.spans[label].append(seconds)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"commands": {k: {"count": int(c), "total_s": round(t, 3),
-                                 "max_ms": round(m * 1000, 1)}
-                             for k, (c, t, m) in self.commands.items()},
-                "spans": {k: {"count": int(c), "total_s": round(t, 3)}
-                          for k, (c, t) in self.spans.items()},
+        return {"commands": {k: {"count": len(v), "total_s": round(sum(v), 3),
+                                 "max_ms": round(max(v) * 1000, 1)}
+                             for k, v in self.commands.items()},
+                "spans": {k: {"count": len(v), "total_s": round(sum(v), 3)}
+                          for k, v in self.spans.items()},
                 "background": dict(self.popen)}
 
 
@@ -155,9 +148,8 @@ def install(rec: Recorder, spans: Sequence[tuple[str, str, str]]) -> None:
                         time.monotonic() - t0)
 
     def popen_in(ns_name: Any, argv: Sequence[str], **kwargs: Any) -> Any:
-        kind = command_kind([str(a) for a in argv])
         with rec.lock:
-            rec.popen[kind] = rec.popen.get(kind, 0) + 1
+            rec.popen[command_kind([str(a) for a in argv])] += 1
         return real_popen_in(ns_name, argv, **kwargs)
 
     subprocess.run = run  # type: ignore[assignment]
