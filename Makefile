@@ -17,7 +17,7 @@ demo: deps
 	$(PYTHON) -m fermion.demo
 
 bench: deps
-	$(PYTHON) -m bench.run
+	$(PYTHON) -m bench
 
 lint: deps
 	$(VENV)/bin/ruff check src tests bench

@@ -1,22 +1,26 @@
-"""Benchmarks for Fermion.
+"""Benchmarks for Fermion: ``python -m bench`` (what ``make bench`` runs; ``--help``).
 
-``python -m bench.run`` (what ``make bench`` runs) starts Fermion and upstream
-neutron-server one after the other on this machine, drives both with the same plain
-Neutron v2.0 HTTP client and reports the numbers and Fermion/Neutron ratios in
-``bench/results/api.json`` and ``BENCHMARKS.md``; then it measures Fermion's change feed
-with 50 watchers against a 1-watcher baseline (``bench/results/feed.json``). ``--suite
-api|feed`` runs one of the two.
+A suite measures one thing and writes one section of ``BENCHMARKS.md``; each is one
+module with its config dataclass (every field a command-line option), its phases, and
+``finish``/``section`` that turn the raw numbers into ratios, targets, notes and text:
 
-- ``proc``: child-process plumbing shared by both servers (free ports, readiness,
-  RSS of a process tree, stop by tracked pid/process group) and the common ML2 options.
-- ``peer_neutron``: installs ``neutron`` + ``uwsgi`` into ``bench/.peer/venv`` and runs
-  upstream's WSGI app under uWSGI (SQLite, one process, one thread).
-- ``servers``: runs ``fermion server`` with the same options.
-- ``api_bench``: the client-side benchmark against any Neutron API endpoint.
-- ``feed_bench``: the change feed under load (long-polling watchers, concurrent writers).
-- ``feed_report``: the feed suite's ratios, notes and ``BENCHMARKS.md`` section.
-- ``report``: machine info, command line, JSON file and markdown section, for every suite.
-- ``run``: the command line; runs the suites and writes the results.
+- ``api``: Fermion against upstream neutron-server 29.0.0 (``peer_neutron``: installed into
+  ``bench/.peer/venv``, run under uWSGI; ``clone_ports`` fills its port table) through the
+  same plain HTTP client, one server at a time;
+- ``feed``: the change feed with many long-polling watchers against a 1-watcher baseline;
+- ``l2``, ``l3``, ``dhcp``: the agents on simulated hosts, run as the real ``fermion agent``
+  commands (root); ``sg``: remote-group security groups at 1,000 ports through the L2 agent.
 
-Nothing here imports ``fermion``: Fermion is measured only through its HTTP API.
+Shared: ``harness`` (statistics, CPU and load meters, progress, the report's JSON and its
+section), ``procs`` (servers as tracked child processes, the HTTP client ``Api``), ``lab``
+(one phase's server, ``fermion.lab.host`` hosts and agent processes, all removed at the
+end), ``profile`` (an agent's ``--once`` pass with every command and step timed) and
+``sections/<suite>.md`` (each section's prose, with ``{placeholders}`` for the numbers).
+
+Data flows one way: a suite's ``run`` returns raw numbers; ``__main__`` puts them in a
+report (date, command, machine, config) saved as ``bench/results/<suite>.json``;
+``finish`` and ``section`` read only that report, so ``--render`` redoes every section from
+the JSON files. Fermion is measured through its HTTP API and its commands; ``bench`` may
+import ``fermion`` (the lab's hosts, ``fermion.linux`` verbs) but nothing in ``src/``
+imports ``bench``.
 """

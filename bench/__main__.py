@@ -121,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = list(SUITES) if args.suite == "all" else [s.strip() for s in args.suite.split(",")]
     if unknown := [n for n in names if n not in SUITES]:
         ap.error(f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITES)}")
-    install_signal_handlers()
+    if not args.render:
+        install_signal_handlers()
     rep, codes = Reporter(), [0]
     for suite in (SUITES[n] for n in names):
         try:

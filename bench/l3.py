@@ -306,7 +306,9 @@ def finish(report: dict[str, Any]) -> None:
 
 
 def _latency_lines(t: dict[str, str], lat: dict[str, Any]) -> list[str]:
-    agents = {k.replace("-", "_"): short_command(v) for k, v in lat.get("agents", {}).items()}
+    agents = {"l2_net": "fermion agent l2", "l3_net": "fermion agent l3", "l2_cmp":
+              "fermion agent l2"} | {k.replace("-", "_"): short_command(v)
+                                     for k, v in lat.get("agents", {}).items()}
     return ["", t["latency"].format(**({"probe_interval_ms": 10, "settle_s": 1.0} | lat),
                                     **agents), "",
             *h.table(["from sending the PUT to …", "n", "p50", "p90", "p99", "max"], [
@@ -327,7 +329,8 @@ def _resync_lines(t: dict[str, str], rs: dict[str, Any]) -> list[str]:
              *h.table(["pass", "wall", "agent CPU", "commands run", "time in commands",
                      "routers changed"], rows)]
     if made := rs.get("made"):
-        lines += ["", t["made"].format(**made, fips=cold.get("fips_added", 0), arping=cold.get(
+        lines += ["", t["made"].format(**{"fip_addresses_in_one": None, "nat_rules_in_one": None}
+                                       | made, fips=cold.get("fips_added", 0), arping=cold.get(
             "profile", {}).get("background_run", 0))]
     for key, label, top in (("cold", "cold pass", 8), ("no_change", "no-change pass", 5)):
         if (p := passes.get(key)) and "profile" in p:

@@ -39,7 +39,7 @@ SPANS: dict[str, tuple[tuple[str, str, str], ...]] = {
         (_L3, "L3Applier._ensure_forwarding", "  forwarding sysctls"),
         ("fermion.linux.interface", "plug", "  plug qr-/qg- (veth, OVS port)"),
         ("fermion.linux.interface", "set_addresses", "  addresses (qr-, qg- + floating IPs)"),
-        ("fermion.linux.iptables", "Iptables.apply", "  iptables save/diff/restore"),
+        (_L3, "apply_iptables", "  iptables save/diff/restore"),
         (_L3, "L3Applier._announce", "  gratuitous ARP start"),
         (_L3, "L3Applier._ensure_routes", "  routes"),
         (_L3, "ensure_proxy", "  metadata proxy (haproxy)"),
