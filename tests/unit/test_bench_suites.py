@@ -62,7 +62,7 @@ def test_l2_targets_notes_and_section():
     assert "| resync, 1,000 ports (cold `--once` pass) | 12.0 s | < 10.0 s | **not met** |" \
         in text
     assert "| default security group, 200 ports: no change | 12.0 s |" in text
-    assert "(240 per port: the remote-group rule" in text
+    assert "(240 per port; the sg section below" in text
     assert "`fermion agent l2 --host a1 --poll-interval 0.2`" in text  # per-run values gone
     assert "| two instances on one host | 0.60 Gbit/s | 0.80 Gbit/s | 0.75× | 0.60; 0.80 |" \
         in text
