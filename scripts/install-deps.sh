@@ -22,6 +22,7 @@ PACKAGES=(
   openvswitch-switch dnsmasq-base haproxy iptables iproute2 busybox ethtool conntrack
   tcpdump isc-dhcp-client postgresql curl procps iperf3
   iputils-arping  # the L3 agent's gratuitous ARP for new gateway/floating IP addresses
+  cloud-init      # the real cloud-init: its reader checks the metadata service (tests), guests
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
@@ -59,6 +60,11 @@ else
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     install "${missing[@]}" >/dev/null
   say "system packages installed"
+  # cloud-init is installed for its library and for guests, not to configure this machine:
+  # when this script installed it, keep it from running at this host's next boot.
+  if [[ " ${missing[*]} " == *" cloud-init "* ]]; then
+    mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
+  fi
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.hosts",
     "tests.fixtures.agents",
+    "tests.fixtures.compute",
 ]

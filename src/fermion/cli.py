@@ -5,6 +5,8 @@
   fermion agent l2 --host NAME [--server URL] [--once] ...   the Open vSwitch L2 agent
   fermion agent dhcp --host NAME [--config-file dhcp_agent.ini] ...   the DHCP agent
   fermion agent l3 --host NAME [--server URL] [--once] ...   the L3 agent (routers)
+  fermion agent metadata --host NAME [--config-file metadata_agent.ini] ...   the metadata agent
+  fermion compute-api [--config-file nova.conf]...   the Compute, Image and metadata APIs
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
                                         "is migrated to the newest schema at start.")
     _config_args(server)
 
+    compute = sub.add_parser(
+        "compute-api", help="run the Compute, Image and metadata APIs",
+        description="Serve the Compute API (Nova's subset, [DEFAULT] osapi_compute_listen_port "
+                    "8774), the Image API (built-in images, [fermion] image_api_listen_port "
+                    "9292) and the metadata service ([DEFAULT] metadata_listen_port 8775) "
+                    "from nova.conf options. The Networking API is [neutron] "
+                    "endpoint_override; the compute store is [database] connection "
+                    "(default sqlite:///fermion-compute.sqlite), migrated at start.")
+    _config_args(compute)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
@@ -46,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     _l2_agent_parser(agent_sub)
     _l3_agent_parser(agent_sub)
     _dhcp_agent_parser(agent_sub)
+    _metadata_agent_parser(agent_sub)
 
     args = parser.parse_args(argv)
     if args.command == "agent":
@@ -61,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "server":
         return _serve(conf)
+    if args.command == "compute-api":
+        from fermion.compute_api import serve as serve_compute
+
+        return serve_compute(conf)
     if args.command == "db":
         from fermion.db.migrate import upgrade as do_upgrade
 
@@ -174,8 +191,26 @@ def _dhcp_agent_parser(agent_sub) -> None:
                            "namespaces and files, then exit")
 
 
+def _metadata_agent_parser(agent_sub) -> None:
+    md = agent_sub.add_parser(
+        "metadata", help="the metadata agent (network nodes)",
+        description="Serve the unix socket the routers' and DHCP namespaces' haproxy forward "
+                    "instances' metadata requests to; find the instance behind each request "
+                    "(router or network id + address, through the Networking API), sign its "
+                    "id and forward to the metadata service. metadata_agent.ini options "
+                    "(nova_metadata_host, nova_metadata_port, metadata_proxy_shared_secret, "
+                    "metadata_proxy_socket, ...) come from --config-file.")
+    _agent_args(md)
+    md.add_argument("--metadata-proxy-socket", default=None, metavar="PATH",
+                    help="the unix socket to serve ([DEFAULT] metadata_proxy_socket)")
+    md.add_argument("--nova-metadata-host", default=None, metavar="HOST",
+                    help="the metadata service's address ([DEFAULT] nova_metadata_host)")
+    md.add_argument("--nova-metadata-port", type=int, default=None, metavar="PORT",
+                    help="the metadata service's port ([DEFAULT] nova_metadata_port; 8775)")
+
+
 AGENT_MAINS = {"l2": "fermion.agent.l2_agent", "l3": "fermion.agent.l3_agent",
-               "dhcp": "fermion.agent.dhcp_agent"}
+               "dhcp": "fermion.agent.dhcp_agent", "metadata": "fermion.agent.metadata_agent"}
 
 
 def _agent(args) -> int:

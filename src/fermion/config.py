@@ -205,6 +205,61 @@ OPTIONS: list[Opt] = [
         "L3 agent: gratuitous ARPs sent for a new gateway or floating IP address (0: none)"),
     Opt("DEFAULT", "periodic_interval", _float, 40.0,
         "L3 agent: seconds between full passes when nothing changes"),
+    # metadata_agent.ini [DEFAULT] (metadata_proxy_socket above is shared with the L3/DHCP
+    # agents; [agent] report_interval too)
+    Opt("DEFAULT", "nova_metadata_host", _str, "127.0.0.1",
+        "Metadata agent: where the metadata service (Nova's, or fermion compute-api) listens"),
+    Opt("DEFAULT", "nova_metadata_port", _at_least(_int, 1, 65535), 8775,
+        "Metadata agent: the metadata service's port"),
+    Opt("DEFAULT", "nova_metadata_protocol", _one_of("http", "https"), "http",
+        "Metadata agent: http or https to the metadata service"),
+    Opt("DEFAULT", "nova_metadata_insecure", _bool, False,
+        "Metadata agent: skip the metadata service's certificate check (https)"),
+    Opt("DEFAULT", "auth_ca_cert", _str, "", "Metadata agent: CA bundle for https"),
+    Opt("DEFAULT", "nova_client_cert", _str, "", "Metadata agent: client certificate (https)"),
+    Opt("DEFAULT", "nova_client_priv_key", _str, "", "Metadata agent: its private key"),
+    Opt("DEFAULT", "metadata_proxy_shared_secret", _str, "",
+        "Metadata agent: the HMAC secret signing X-Instance-ID (the same as nova.conf's "
+        "[neutron] metadata_proxy_shared_secret)"),
+    Opt("DEFAULT", "metadata_proxy_socket_mode", _one_of("deduce", "user", "group", "all"),
+        "deduce", "Metadata agent: who may connect to its socket (deduce: user)"),
+    Opt("DEFAULT", "metadata_workers", _int, 0, "Accepted (one process serves)"),
+    Opt("DEFAULT", "metadata_backlog", _at_least(_int, 1), 4096,
+        "Metadata agent: listen backlog of its socket"),
+    Opt("cache", "expiration_time", _at_least(_float, 0), 5.0,
+        "Metadata agent: seconds a (router or network, address) -> instance lookup is "
+        "kept; any change on the change feed clears the cache sooner"),
+    Opt("cache", "enabled", _bool, True, "Metadata agent: cache lookups"),
+    # nova.conf (fermion compute-api: the Compute, Image and metadata APIs)
+    Opt("DEFAULT", "osapi_compute_listen", _str, "127.0.0.1",
+        "Compute API address (Nova's default is 0.0.0.0; noauth wants loopback)"),
+    Opt("DEFAULT", "osapi_compute_listen_port", _at_least(_int, 1, 65535), 8774,
+        "Compute API port"),
+    Opt("DEFAULT", "metadata_listen", _str, "127.0.0.1", "Metadata service address"),
+    Opt("DEFAULT", "metadata_listen_port", _at_least(_int, 1, 65535), 8775,
+        "Metadata service port"),
+    Opt("DEFAULT", "default_availability_zone", _str, "nova",
+        "Availability zone of compute hosts that name none"),
+    Opt("DEFAULT", "default_schedule_zone", _str, "",
+        "Zone of servers created without one (empty: any host)"),
+    Opt("DEFAULT", "service_down_time", _at_least(_float, 1), 60.0,
+        "Seconds without a report before a compute host gets no new servers"),
+    Opt("neutron", "endpoint_override", _str, "http://127.0.0.1:9696",
+        "The Networking API the Compute API uses"),
+    Opt("neutron", "metadata_proxy_shared_secret", _str, "",
+        "Secret checking X-Instance-ID-Signature (the metadata agent's secret)"),
+    Opt("neutron", "service_metadata_proxy", _bool, True,
+        "Metadata requests come through the metadata agent (the only mode served)"),
+    Opt("api", "dhcp_domain", _str, "novalocal",
+        "Domain of instances' hostnames in metadata (empty: none)"),
+    Opt("api", "metadata_cache_expiration", _at_least(_float, 0), 15.0,
+        "Seconds an instance's metadata is kept before it is read again"),
+    Opt("quota", "instances", _int, 10, "Servers per project (-1: unlimited)"),
+    Opt("quota", "key_pairs", _int, 100, "Key pairs per user (-1: unlimited)"),
+    Opt("quota", "metadata_items", _int, 128, "Metadata items per server (-1: unlimited)"),
+    Opt("fermion", "image_api_listen", _str, "127.0.0.1", "Image API address"),
+    Opt("fermion", "image_api_listen_port", _at_least(_int, 1, 65535), 9292,
+        "Image API port"),
 ]
 
 # Sections taken as free-form key/value strings (handed to a library as they are).
@@ -225,6 +280,10 @@ class Config:
         if key in self._values:
             return self._values[key]
         return _BY_KEY[key].default
+
+    def given(self, section: str, name: str) -> bool:
+        """Whether a file set the option (a default does not count)."""
+        return (section, name) in self._values
 
     def section(self, name: str) -> dict[str, str]:
         return dict(self._free.get(name, {}))

@@ -30,26 +30,37 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #   cli ─► api ─► plugin ─► db          model: the request model api and plugin share
 #    │      └───────┴─► model            (Context, attribute maps, validators, ListQuery)
 #    ├─► agent ─► linux                  config, exceptions: the base; anyone may import
-#    └─► lab ───► linux                  them, they import nothing of Fermion
+#    ├─► lab ───► linux                  them, they import nothing of Fermion
+#    └─► compute_api ─► metadata ─► compute    another service (Nova's role): reaches
+#                                              the Networking API over HTTP only
 #
 # Packages are fermion's top-level names (``fermion.plugin.ml2.types`` is in ``plugin``;
 # a module such as ``fermion.config`` is a package of its own; ``fermion`` is the root).
 
 SERVER = {"api", "plugin", "db", "model"}
 HOST = {"agent", "lab", "linux"}
+COMPUTE = {"compute", "metadata", "compute_api"}
 
 FORBIDDEN: dict[str, tuple[set[str], str]] = {
-    "agent": ({"api", "plugin", "db", "model"},
-              "agents know the server only over HTTP, so they run on other hosts unchanged"),
-    "lab": ({"api", "plugin", "db", "model"},
+    "agent": ({"api", "plugin", "db", "model"} | COMPUTE,
+              "agents know the servers only over HTTP, so they run on other hosts unchanged"),
+    "lab": ({"api", "plugin", "db", "model"} | COMPUTE,
             "the lab starts servers and agents as processes and talks to them over HTTP"),
-    "api": (HOST, "the server never touches the host it runs on"),
-    "plugin": (HOST | {"api"}, "the plugin is below the HTTP layer; what both need is in model"),
-    "db": (HOST | {"api", "plugin", "model"}, "the database layer is the bottom of the server"),
-    "model": (HOST | {"api", "plugin", "db"},
+    "api": (HOST | COMPUTE, "the server never touches the host it runs on"),
+    "plugin": (HOST | COMPUTE | {"api"},
+               "the plugin is below the HTTP layer; what both need is in model"),
+    "db": (HOST | COMPUTE | {"api", "plugin", "model"},
+           "the database layer is the bottom of the server"),
+    "model": (HOST | COMPUTE | {"api", "plugin", "db"},
               "model is the neutral home api and plugin share: it sits below both"),
+    "compute": (SERVER | HOST | {"exceptions", "metadata", "compute_api"},
+                "the Compute API is another service: the Networking API only over HTTP"),
+    "metadata": (SERVER | HOST | {"exceptions", "compute_api"},
+                 "the metadata service reads the compute store, the network over HTTP"),
+    "compute_api": (SERVER | HOST | {"exceptions"},
+                    "the compute-api process: compute and metadata, nothing of the network"),
 }
-for _package in SERVER | HOST | {"config", "exceptions", "demo"}:
+for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "demo"}:
     # The entry point imports everything; nothing imports it.
     FORBIDDEN.setdefault(_package, (set(), ""))[0].add("cli")
 
