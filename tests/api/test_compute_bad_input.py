@@ -181,3 +181,23 @@ def test_projects_see_their_own_servers(cloud, world):
     reader = cloud.client(project_id="p-a", roles="reader")
     assert reader.delete(f"/v2.1/servers/{sid}").status_code == 403
     assert mine.delete(f"/v2.1/servers/{sid}").status_code == 204
+
+
+def test_one_postgresql_database_for_both_services(compute_cloud, postgres_url):
+    """The compute store's own Alembic chain lives next to the network server's tables in
+    one PostgreSQL database; servers, ports and key pairs work as on SQLite."""
+    both = compute_cloud(network_db=postgres_url, database={"connection": postgres_url})
+    net, _ = both.network_and_subnet("pg-net", "10.85.0.0/24")
+    both.report_host("pg-cmp")
+    assert both.compute.post("/v2.1/os-keypairs",
+                             json={"keypair": {"name": "pg-key"}}).status_code == 200
+    assert both.compute.post("/v2.1/os-keypairs",
+                             json={"keypair": {"name": "pg-key"}}).status_code == 409
+    r = both.compute.post("/v2.1/servers", json=server(
+        name="pg-1", key_name="pg-key", networks=[{"uuid": net["id"]}]))
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    shown = both.compute.get(f"/v2.1/servers/{sid}").json()["server"]
+    assert shown["status"] == "BUILD" and list(shown["addresses"]) == ["pg-net"]
+    assert both.compute.delete(f"/v2.1/servers/{sid}").status_code == 204
+    assert both.network.get("/v2.0/ports", params={"device_id": sid}).json()["ports"] == []

@@ -7,8 +7,8 @@ import pytest
 
 from fermion.compute import catalog, netinfo, views
 from fermion.compute.http import ComputeError
-from fermion.compute.requests import sanitize_hostname
 from fermion.compute.routes_servers import tail
+from fermion.compute.server_request import sanitize_hostname
 from fermion.compute.validation import KEYPAIR_CREATE, SERVER_CREATE, validate
 
 RUNNING, SHUTDOWN = views.POWER["running"], views.POWER["shutdown"]

@@ -29,7 +29,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #
 #   cli ─► api ─► plugin ─► db          model: the request model api and plugin share
 #    │      └───────┴─► model            (Context, attribute maps, validators, ListQuery)
-#    ├─► agent ─► linux                  config, exceptions: the base; anyone may import
+#    ├─► agent ─► linux                  config, exceptions, sql: the base; anyone may import
 #    ├─► lab ───► linux                  them, they import nothing of Fermion
 #    └─► compute_api ─► metadata ─► compute    another service (Nova's role): reaches
 #                                              the Networking API over HTTP only
@@ -60,13 +60,14 @@ FORBIDDEN: dict[str, tuple[set[str], str]] = {
     "compute_api": (SERVER | HOST | {"exceptions"},
                     "the compute-api process: compute and metadata, nothing of the network"),
 }
-for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "demo"}:
+for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "sql", "demo"}:
     # The entry point imports everything; nothing imports it.
     FORBIDDEN.setdefault(_package, (set(), ""))[0].add("cli")
 
 ONLY: dict[str, tuple[set[str], str]] = {
     "linux": ({"linux"}, "thin verbs on the host"),
     "config": (set(), "the base: every layer reads its options from here"),
+    "sql": (set(), "the base: database plumbing both stores share (SQLAlchemy only)"),
     "exceptions": (set(), "the base: the errors every server layer raises"),
     "fermion": (set(), "the root package holds only the version"),
 }

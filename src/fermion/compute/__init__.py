@@ -12,7 +12,7 @@ What lives here
   app.py          the Compute API application; microversion 2.1
   routes_*.py     HTTP routes (servers; versions, flavors, key pairs; compute hosts)
   images_app.py   the Image API
-  requests.py     a server create checked against everything it names (nothing written)
+  server_request.py  a server create checked against everything it names (nothing written)
   servers.py      create (schedule, ports, bind) and delete
   instances.py    lists, and what compute hosts and the metadata service report
   views.py        Nova's JSON shapes and the server state machine (pure)

@@ -1,6 +1,6 @@
 """Server create and delete: Nova's way with ports, over the Networking API.
 
-Create (after ``requests.resolve`` checked everything the request names):
+Create (after ``server_request.resolve`` checked everything the request names):
 
 1. schedule: the least busy live compute host of the availability zone (hosts report
    through ``POST /v2.1/fermion/hosts/report``); none -> the server is made in ERROR with
@@ -29,7 +29,7 @@ import uuid
 
 from sqlalchemy import delete, func, insert, select, update
 
-from fermion.compute import requests as reqs
+from fermion.compute import server_request as reqs
 from fermion.compute import views
 from fermion.compute.http import Caller, ComputeError, bad, not_found
 from fermion.compute.neutron import NeutronFailure

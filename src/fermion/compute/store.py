@@ -18,7 +18,9 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection
+
+from fermion import sql
 
 T = TypeVar("T")
 DEFAULT_URL = "sqlite:///fermion-compute.sqlite"
@@ -33,18 +35,9 @@ def now() -> str:
 class Store:
     def __init__(self, url: str = DEFAULT_URL):
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.is_sqlite = sql.is_sqlite(url)
         self._write_lock = threading.Lock()
-        if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                           "timeout": 30})
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
-        else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+        self.engine = sql.engine(url)
 
     def migrate(self) -> None:
         cfg = AlembicConfig()
@@ -71,20 +64,6 @@ class Store:
         return self._run(fn)
 
     def _run(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.connect().execution_options(compute_write=True) as conn:
+        with self.engine.connect().execution_options(**{sql.WRITE: True}) as conn:
             with conn.begin():
                 return fn(conn)
-
-
-def _sqlite_connect(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # BEGIN is ours (see _sqlite_begin)
-    cursor = dbapi_conn.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   "busy_timeout=30000"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get("compute_write")
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -13,6 +13,7 @@ How data flows through it
   the committed changes are what the change feed (``plugin.feed``) serves to agents.
 
 Imports
-  Nothing of Fermion above it (never api/, plugin/, model/, agent/, linux/, lab/); SQLAlchemy
-  and Alembic only.
+  Nothing of Fermion above it (never api/, plugin/, model/, agent/, linux/, lab/); SQLAlchemy,
+  Alembic and ``fermion.sql`` (the engine and naming convention it shares with the compute
+  store).
 """

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, create_engine, event, insert, text
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from fermion import sql
 from fermion.db import models
 
 LOG = logging.getLogger(__name__)
@@ -51,20 +51,11 @@ def timestamp() -> str:
 class Database:
     def __init__(self, url: str):
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.is_sqlite = sql.is_sqlite(url)
         self._write_lock = threading.Lock()
-        if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30},
-                pool_size=8, max_overflow=16,
-            )
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
-        else:
-            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        pool = {"pool_size": 8, "max_overflow": 16} if self.is_sqlite else \
+            {"pool_size": 10, "max_overflow": 20}
+        self.engine = sql.engine(url, **pool)
         # change_hooks(conn, changes): in a write that recorded changes, before they are
         # appended (they may write and record more); commit_hooks(): after it committed.
         self.change_hooks: list[Callable[[Connection, list[dict]], None]] = []
@@ -113,7 +104,7 @@ class Database:
         raise AssertionError("unreachable")
 
     def _run(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.connect().execution_options(fermion_write=True) as conn:
+        with self.engine.connect().execution_options(**{sql.WRITE: True}) as conn:
             pending = _PENDING[conn] = []
             try:
                 with conn.begin():
@@ -142,21 +133,6 @@ def _retriable(error: Exception) -> bool:
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
     # PostgreSQL serialization_failure / deadlock_detected; SQLite "database is locked".
     return code in ("40001", "40P01") or "database is locked" in str(error)
-
-
-def _sqlite_connect(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get("fermion_write")
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 _STATEMENTS: dict = {}

@@ -29,6 +29,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from fermion import sql
+
 
 class JSON(TypeDecorator):
     """JSON kept as text, read with orjson; empty lists/objects skip the parser.
@@ -52,14 +54,8 @@ class JSON(TypeDecorator):
             return {}
         return orjson.loads(value)
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+
+metadata = MetaData(naming_convention=sql.NAMING_CONVENTION)
 
 
 def _id() -> Column:

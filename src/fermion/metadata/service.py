@@ -138,6 +138,8 @@ class MetadataService:
 
     def mark_read(self, instance_id: str) -> None:
         self.svc.store.write(lambda conn: instances.metadata_read(conn, instance_id))
+        if len(self._seen) > 100000:  # a bound, not a cache: marking again is harmless
+            self._seen.clear()
         self._seen.add(instance_id)
 
     # -- password: GET it, POST it once
