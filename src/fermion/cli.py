@@ -25,7 +25,7 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
                              "ml2_conf.ini, ...); repeatable, later files win")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fermion", description="Fermion: a Neutron-compatible networking service.")
     parser.add_argument("--version", action="version", version=f"fermion {__version__}")
@@ -59,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     _l3_agent_parser(agent_sub)
     _dhcp_agent_parser(agent_sub)
     _metadata_agent_parser(agent_sub)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "agent":
         return _agent(args)
     try:
@@ -87,24 +90,48 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+def _from_ini(parser: argparse.ArgumentParser, *flags: str, ini: tuple[str, str],
+              help: str, **kwargs) -> None:
+    """A flag standing for an INI option: when it is not given, ``_agent`` sets its value
+    from the files (or the option's default). The help names the option and its default."""
+    section, name = ini
+    shown = _shown(load().get(section, name))
+    suffix = f"[{section}] {name}" + (f"; default: {shown}" if shown else "")
+    action = parser.add_argument(*flags, default=None, help=f"{help} ({suffix})", **kwargs)
+    sources = dict(parser.get_default("ini_sources") or {})
+    sources[action.dest] = ini
+    parser.set_defaults(ini_sources=sources)
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ",".join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value or "")
+
+
 def _agent_args(parser: argparse.ArgumentParser, *, poll_help: str | None = None) -> None:
     """Options every agent takes; agents read their INI options with ``load()`` and
     command-line values win over the files."""
     _config_args(parser)
-    parser.add_argument("--host", default=None, help="this host's name, as ports' "
-                                                     "binding:host_id name it ([DEFAULT] host)")
+    _from_ini(parser, "--host", ini=("DEFAULT", "host"),
+              help="this host's name, as ports' binding:host_id name it (required)")
     parser.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL",
                         help="the Fermion server (default: %(default)s)")
     parser.add_argument("--os-token", default=None, metavar="TOKEN",
                         help="a Keystone token for an admin/service user (noauth: none)")
     parser.add_argument("--once", action="store_true",
-                        help="one pass (report, snapshot, converge, status), then exit")
+                        help="one pass (report, snapshot, converge, status), print what it "
+                             "did as JSON, then exit (status 1 when an object failed)")
     parser.add_argument("--debug", action="store_true", help="debug logging")
-    parser.add_argument("--report-interval", type=float, default=None, metavar="S",
-                        help="seconds between state reports ([agent] report_interval; 30)")
+    _from_ini(parser, "--report-interval", ini=("agent", "report_interval"), type=float,
+              metavar="S", help="seconds between state reports")
     if poll_help:
-        parser.add_argument("--poll-interval", type=float, default=None, metavar="S",
-                            help=poll_help)
+        _from_ini(parser, "--poll-interval", ini=("agent", "polling_interval"), type=float,
+                  metavar="S", help=poll_help)
 
 
 def _ovs_args(parser: argparse.ArgumentParser, *, kind: str = "") -> None:
@@ -114,9 +141,10 @@ def _ovs_args(parser: argparse.ArgumentParser, *, kind: str = "") -> None:
                         help="OVS run directory holding db.sock (the OVSDB socket) and the "
                              "bridges' <bridge>.mgmt sockets (default: the directory of [ovs] "
                              "ovsdb_connection, /var/run/openvswitch)")
-    parser.add_argument("--datapath-type", default=None, choices=("system", "netdev"),
-                        help="bridge datapath ([ovs] datapath_type; default: system if the "
-                             "openvswitch kernel module is loaded, else netdev)")
+    _from_ini(parser, "--datapath-type", ini=("ovs", "datapath_type"),
+              choices=("system", "netdev"),
+              help="bridge datapath (default: system if the openvswitch kernel module is "
+                   "loaded, else netdev)")
     if kind:
         parser.add_argument("--ovs-netns", default=None, metavar="NS",
                             help="namespace ovs-vswitchd runs in, where the OVS ends of the "
@@ -131,26 +159,25 @@ def _l2_agent_parser(agent_sub) -> None:
         "l2", help="the Open vSwitch L2 agent",
         description="Converge this host's Open vSwitch (br-int, br-tun, physnet bridges, "
                     "local VLANs, OpenFlow pipelines) to the server's model, watching its "
-                    "change feed; report wired ports ACTIVE. ml2_conf.ini [ovs]/[agent] "
-                    "options come from --config-file.")
+                    "change feed; report wired ports ACTIVE (ERROR while one cannot be "
+                    "wired). ml2_conf.ini [ovs]/[agent] options come from --config-file; "
+                    "a flag wins over its option.")
     _agent_args(l2, poll_help="longest wait on the change feed before a local pass; local "
-                              "plugs are seen at once through an OVSDB monitor ([agent] "
-                              "polling_interval; 2)")
+                              "plugs are seen at once through an OVSDB monitor")
     _ovs_args(l2)
-    l2.add_argument("--bridge-mappings", action="append", default=None, metavar="PHYSNET:BR",
-                    help="physnet:bridge, comma-separated or repeated (e.g. physnet:br-phys; "
-                         "[ovs] bridge_mappings)")
-    l2.add_argument("--local-ip", default=None,
-                    help="this host's tunnel endpoint address ([ovs] local_ip)")
-    l2.add_argument("--tunnel-types", action="append", default=None, metavar="TYPES",
-                    help="tunnel types, comma-separated or repeated (e.g. vxlan; [agent] "
-                         "tunnel_types)")
-    l2.add_argument("--l2-population", action=argparse.BooleanOptionalAction, default=None,
-                    help="unicast/flood entries in br-tun from the model instead of learning "
-                         "([agent] l2_population; default: off)")
-    l2.add_argument("--arp-responder", action=argparse.BooleanOptionalAction, default=None,
-                    help="answer ARP for remote ports in br-tun table 21, with l2 population "
-                         "([agent] arp_responder; default: off)")
+    _from_ini(l2, "--bridge-mappings", ini=("ovs", "bridge_mappings"), action="append",
+              metavar="PHYSNET:BR",
+              help="physnet:bridge, comma-separated or repeated (e.g. physnet:br-phys)")
+    _from_ini(l2, "--local-ip", ini=("ovs", "local_ip"),
+              help="this host's tunnel endpoint address")
+    _from_ini(l2, "--tunnel-types", ini=("agent", "tunnel_types"), action="append",
+              metavar="TYPES", help="tunnel types, comma-separated or repeated (e.g. vxlan)")
+    _from_ini(l2, "--l2-population", ini=("agent", "l2_population"),
+              action=argparse.BooleanOptionalAction,
+              help="unicast/flood entries in br-tun from the model instead of learning")
+    _from_ini(l2, "--arp-responder", ini=("agent", "arp_responder"),
+              action=argparse.BooleanOptionalAction,
+              help="answer ARP for remote ports in br-tun table 21, with l2 population")
 
 
 def _l3_agent_parser(agent_sub) -> None:
@@ -159,21 +186,19 @@ def _l3_agent_parser(agent_sub) -> None:
         description="Realise the routers scheduled to this host as qrouter-<id> namespaces: "
                     "qr-/qg- ports on br-int, SNAT, floating IPs, extra routes, the metadata "
                     "proxy; watch the change feed. l3_agent.ini options come from "
-                    "--config-file.")
+                    "--config-file; a flag wins over its option.")
     _agent_args(l3)
     _ovs_args(l3, kind="qrouter")
-    l3.add_argument("--state-path", default=None, metavar="DIR",
-                    help="metadata proxy pid and config files go under DIR/ns-metadata-proxy "
-                         "([DEFAULT] state_path)")
+    _from_ini(l3, "--state-path", ini=("DEFAULT", "state_path"), metavar="DIR",
+              help="metadata proxy pid and config files go under DIR/ns-metadata-proxy")
     l3.add_argument("--iptables-backend", default="auto", choices=("auto", "nft", "legacy"),
                     help="iptables backend (default: the one `iptables` on this host is)")
-    l3.add_argument("--enable-metadata-proxy", action=argparse.BooleanOptionalAction,
-                    default=None, help="[DEFAULT] enable_metadata_proxy (default: on)")
-    l3.add_argument("--metadata-proxy-socket", default=None, metavar="PATH",
-                    help="the metadata agent's unix socket ([DEFAULT] metadata_proxy_socket)")
-    l3.add_argument("--periodic-interval", type=float, default=None, metavar="S",
-                    help="seconds between full passes without changes ([DEFAULT] "
-                         "periodic_interval; 40)")
+    _from_ini(l3, "--enable-metadata-proxy", ini=("DEFAULT", "enable_metadata_proxy"),
+              action=argparse.BooleanOptionalAction, help="the metadata proxy of routers")
+    _from_ini(l3, "--metadata-proxy-socket", ini=("DEFAULT", "metadata_proxy_socket"),
+              metavar="PATH", help="the metadata agent's unix socket")
+    _from_ini(l3, "--periodic-interval", ini=("DEFAULT", "periodic_interval"), type=float,
+              metavar="S", help="seconds between full passes without changes")
 
 
 def _dhcp_agent_parser(agent_sub) -> None:
@@ -184,7 +209,7 @@ def _dhcp_agent_parser(agent_sub) -> None:
                     "networks. dhcp_agent.ini options ([DEFAULT] dnsmasq_dns_servers, "
                     "enable_isolated_metadata, state_path, ...) come from --config-file.")
     _agent_args(dhcp, poll_help="longest wait on the change feed before checking that "
-                                "dnsmasq and haproxy are alive ([agent] polling_interval; 2)")
+                                "dnsmasq and haproxy are alive")
     _ovs_args(dhcp, kind="qdhcp")
     dhcp.add_argument("--cleanup", action="store_true",
                       help="stop this agent's dnsmasq/haproxy processes, delete its "
@@ -201,19 +226,29 @@ def _metadata_agent_parser(agent_sub) -> None:
                     "(nova_metadata_host, nova_metadata_port, metadata_proxy_shared_secret, "
                     "metadata_proxy_socket, ...) come from --config-file.")
     _agent_args(md)
-    md.add_argument("--metadata-proxy-socket", default=None, metavar="PATH",
-                    help="the unix socket to serve ([DEFAULT] metadata_proxy_socket)")
-    md.add_argument("--nova-metadata-host", default=None, metavar="HOST",
-                    help="the metadata service's address ([DEFAULT] nova_metadata_host)")
-    md.add_argument("--nova-metadata-port", type=int, default=None, metavar="PORT",
-                    help="the metadata service's port ([DEFAULT] nova_metadata_port; 8775)")
+    _from_ini(md, "--metadata-proxy-socket", ini=("DEFAULT", "metadata_proxy_socket"),
+              metavar="PATH", help="the unix socket to serve")
+    _from_ini(md, "--nova-metadata-host", ini=("DEFAULT", "nova_metadata_host"),
+              metavar="HOST", help="the metadata service's address")
+    _from_ini(md, "--nova-metadata-port", ini=("DEFAULT", "nova_metadata_port"), type=int,
+              metavar="PORT", help="the metadata service's port")
 
 
-AGENT_MAINS = {"l2": "fermion.agent.l2_agent", "l3": "fermion.agent.l3_agent",
-               "dhcp": "fermion.agent.dhcp_agent", "metadata": "fermion.agent.metadata_agent"}
+AGENT_MODULES = {"l2": "fermion.agent.l2_agent", "l3": "fermion.agent.l3_agent",
+                 "dhcp": "fermion.agent.dhcp_agent", "metadata": "fermion.agent.metadata_agent"}
+
+
+def resolve_ini(args) -> None:
+    """Give every flag standing for an INI option that was not given the files' value (or
+    the option's default): the command line wins over the files."""
+    for dest, (section, name) in (args.ini_sources or {}).items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, args.conf.get(section, name))
 
 
 def _agent(args) -> int:
+    """Build the agent (a bad option value ends it here, status 2, named), then run it:
+    from then on no failure ends it (see fermion.agent.loop)."""
     import importlib
 
     try:
@@ -221,19 +256,21 @@ def _agent(args) -> int:
     except ConfigError as error:
         print(f"fermion: configuration error: {error}", file=sys.stderr)
         return 2
-    args.host = args.host or args.conf.get("DEFAULT", "host")
+    resolve_ini(args)
     if not args.host:
         print(f"fermion agent {args.agent_kind}: --host (or [DEFAULT] host) is required",
               file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    main_of = importlib.import_module(AGENT_MAINS[args.agent_kind]).main
     try:
-        return main_of(args)
+        agent = importlib.import_module(AGENT_MODULES[args.agent_kind]).build(args)
     except ValueError as error:  # a bad option value, named by the agent
         print(f"fermion agent {args.agent_kind}: {error}", file=sys.stderr)
         return 2
+    if getattr(args, "cleanup", False):
+        return agent.cleanup()
+    return agent.serve(args.once)
 
 
 def _serve(conf) -> int:

@@ -4,8 +4,8 @@ import pytest
 
 from fermion.agent.flows import canon_action, parse_dump_line
 from fermion.agent.l2_agent import parse_mappings
-from fermion.agent.l2_apply import tunnel_port_name
-from fermion.linux.ovs import _atom
+from fermion.agent.l2_plan import tunnel_port_name
+from fermion.linux.ovsdb import atom as _atom
 
 
 def test_tunnel_port_names_follow_neutron():

@@ -79,20 +79,15 @@ PURE: set[str] = {
     "fermion.agent.tun_flows",
     "fermion.agent.dhcp_model", "fermion.agent.dnsmasq",
     "fermion.agent.l3_model", "fermion.agent.l3_rules", "fermion.agent.iptables_rules",
-    "fermion.agent.metadata_proxy",  # haproxy's configuration (see KNOWN)
+    "fermion.agent.metadata_proxy",  # haproxy's configuration
+    "fermion.agent.l2_plan", "fermion.agent.retry", "fermion.agent.status",
 }
 # What touches the system: a pure module imports none of these (nor their submodules).
 SYSTEM = {"fermion.linux", "subprocess", "socket", "os", "shutil", "signal", "ctypes",
           "multiprocessing", "threading", "asyncio", "httpx", "pyroute2"}
 
 # (importing module, imported module) -> why it is tolerated, and which issue removes it.
-KNOWN: dict[tuple[str, str], str] = {
-    ("fermion.agent.metadata_proxy", "os"):
-        "issue 12: haproxy's configuration is rendered in the module that also writes it "
-        "and starts haproxy; the rendering is to move to a pure module (agent/ owners)",
-    ("fermion.agent.metadata_proxy", "fermion.linux.process"):
-        "issue 12: as above (the Daemon that runs haproxy)",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 # -- reading imports -------------------------------------------------------------------------

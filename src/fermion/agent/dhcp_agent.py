@@ -8,7 +8,9 @@ what was applied, and checks that every dnsmasq/haproxy is alive (restarting a c
 so the timer's passes (``poll_interval`` apart) cost a few file reads.
 
 A restarted agent adopts what runs: same dnsmasq command line → no restart (leases stay in
-its memory and lease file); files are rewritten only when their text differs.
+its memory and lease file); files are rewritten only when their text differs. A network that
+fails is retried on its own (after a backoff, or at once when it changes) while the others
+are served.
 
 Simulated hosts (tests, the lab): ``--namespace-prefix`` prefixes the qdhcp namespaces
 (namespaces are global to the machine) and ``--ovs-netns`` names the namespace where the
@@ -21,11 +23,12 @@ import json
 import logging
 from pathlib import Path
 
+from fermion.agent.command import host_ovs, server_client
 from fermion.agent.dhcp_apply import ApplyResult, DhcpApplier
 from fermion.agent.dhcp_model import DhcpConf, desired_networks
 from fermion.agent.loop import ReconcilingAgent
+from fermion.agent.retry import earliest
 from fermion.agent.server_client import ServerClient
-from fermion.linux.ovs import Ovs, detect_datapath_type, rundir_of
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +53,17 @@ class DhcpAgent(ReconcilingAgent):
                 "ports": sum(len({h.port_id for h in n.hosts}) for n in served),
                 "dhcp_driver": "dnsmasq", "dhcp_lease_duration": conf.dhcp_lease_duration}
 
+    def cleanup(self) -> int:
+        """``--cleanup``: remove every network of ours on this host; print which."""
+        try:
+            print(json.dumps({"removed": self.applier.remove_all()}))
+        finally:
+            self.client.close()
+        return 0
+
+    def next_retry(self) -> float | None:
+        return earliest(self.applier.failures, self.applier.removals)
+
     def converge(self) -> ApplyResult:
         assert self.snapshot is not None
         desired = desired_networks(self.snapshot, self.host, self.applier.conf)
@@ -64,8 +78,8 @@ class DhcpAgent(ReconcilingAgent):
         return result
 
 
-def build(args) -> tuple[DhcpAgent, ServerClient]:
-    """The agent from the CLI's args (command line over dhcp_agent.ini over defaults)."""
+def build(args) -> DhcpAgent:
+    """The agent from the resolved command line (flags over dhcp_agent.ini over defaults)."""
     conf = args.conf
     dconf = DhcpConf(
         dns_domain=conf.get("DEFAULT", "dns_domain"),
@@ -75,29 +89,12 @@ def build(args) -> tuple[DhcpAgent, ServerClient]:
         force_metadata=conf.get("DEFAULT", "force_metadata"),
         dhcp_lease_duration=conf.get("DEFAULT", "dhcp_lease_duration"),
         dnsmasq_lease_max=conf.get("DEFAULT", "dnsmasq_lease_max"))
-    rundir = args.ovs_rundir or rundir_of(conf.get("ovs", "ovsdb_connection"))
-    ovs = Ovs(rundir, datapath_type=conf.get("ovs", "datapath_type") or detect_datapath_type())
-    headers = {"X-Auth-Token": args.os_token} if args.os_token else {}
-    client = ServerClient(args.server, headers=headers)
+    client = server_client(args)
     applier = DhcpApplier(
-        args.host, client, ovs, dconf,
+        args.host, client, host_ovs(args), dconf,
         state_dir=str(Path(conf.get("DEFAULT", "state_path")) / "dhcp"),
         metadata_socket=conf.get("DEFAULT", "metadata_proxy_socket"),
         namespace_prefix=args.namespace_prefix, ovs_netns=args.ovs_netns,
         threads=conf.get("DEFAULT", "num_sync_threads"))
-    report = args.report_interval or conf.get("agent", "report_interval")
-    poll = args.poll_interval or conf.get("agent", "polling_interval")
-    agent = DhcpAgent(args.host, client, applier, report_interval=report, poll_interval=poll)
-    return agent, client
-
-
-def main(args) -> int:
-    """Entry point for ``fermion agent dhcp``."""
-    agent, client = build(args)
-    if args.cleanup:
-        try:
-            print(json.dumps({"removed": agent.applier.remove_all()}))
-        finally:
-            client.close()
-        return 0
-    return agent.serve(args.once)
+    return DhcpAgent(args.host, client, applier, report_interval=args.report_interval,
+                     poll_interval=args.poll_interval)

@@ -16,6 +16,10 @@ Networks no longer served lose their processes (stopped by verified pid), namesp
 and DHCP port. What was applied is remembered, so a pass after a change feed wake-up only
 touches the networks whose desired state differs; `check_daemons` is the cheap pass that
 restarts a crashed dnsmasq or haproxy.
+
+Each network is applied (and each stale one removed) on its own: one that fails is logged
+with its id and the reason, recorded in ``DhcpApplier.failures`` (``fermion.agent.retry``:
+retried after a backoff, or at once when its desired state changes) and the others carry on.
 """
 
 from __future__ import annotations
@@ -29,8 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from fermion.agent import dnsmasq
 from fermion.agent.dhcp_model import (
     DHCP_OWNER,
@@ -39,10 +41,12 @@ from fermion.agent.dhcp_model import (
     dhcp_device_id,
     with_dhcp_port,
 )
-from fermion.agent.metadata_proxy import METADATA_IP, ProxyConfig, ensure_proxy, proxy_daemon
-from fermion.linux import interface
+from fermion.agent.loop import EXPECTED
+from fermion.agent.metadata_apply import ensure_proxy, proxy_daemon
+from fermion.agent.metadata_proxy import METADATA_IP, ProxyConfig
+from fermion.agent.retry import Failures
+from fermion.linux import files, interface
 from fermion.linux import netns as ns
-from fermion.linux.cmd import CommandError
 from fermion.linux.ovs import Ovs
 from fermion.linux.process import Daemon
 
@@ -83,6 +87,8 @@ class DhcpApplier:
         self.ovs_netns = ovs_netns
         self.threads = max(1, threads)
         self.applied: dict[str, NetworkDhcp] = {}
+        self.failures = Failures("network", expected=EXPECTED)
+        self.removals = Failures("removal of network", expected=EXPECTED)
 
     # -------------------------------------------------------------- names and handles
     def namespace(self, network_id: str) -> str:
@@ -103,33 +109,46 @@ class DhcpApplier:
     # -------------------------------------------------------------- the pass
     def reconcile(self, desired: Mapping[str, NetworkDhcp], snapshot: Mapping) -> ApplyResult:
         result = ApplyResult(networks=sorted(desired))
-        todo = [net for net_id, net in sorted(desired.items())
-                if self.applied.get(net_id) != net]
-        result.unchanged = sorted(set(desired) - {n.network_id for n in todo})
+        self.failures.keep_only(desired)
+        todo, waiting = [], []
+        for net_id, net in sorted(desired.items()):
+            if self.applied.get(net_id) == net:
+                continue
+            (todo if self.failures.due(net_id, net) else waiting).append(net)
+        result.unchanged = sorted(set(desired) - {n.network_id for n in todo + waiting})
+        for net in waiting:  # failed before, retry not due: still failing
+            result.errors[net.network_id] = self.failures.reason(net.network_id) or "failed"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o755)  # dnsmasq re-reads its files as an unprivileged user
         if todo:
             view = interface.NetView(self.ovs)  # namespaces and OVS read once this pass
             with ThreadPoolExecutor(min(self.threads, len(todo))) as pool:
-                list(pool.map(lambda net: self._apply_guarded(net, result, view), todo))
-        for net_id in sorted(self._present() - set(desired)):
-            self._guard(net_id, result, self.remove_network, net_id)
-            result.removed.append(net_id)
+                list(pool.map(lambda net: self._apply_contained(net, result, view), todo))
+        stale = sorted(self._present() - set(desired))
+        self.removals.keep_only(stale)
+        for net_id in stale:
+            if self.removals.due(net_id):
+                self._contained(self.removals, net_id, result, self.remove_network, net_id)
+        result.removed = [n for n in stale if n not in self.removals]
         self._release_ports(desired, snapshot)
         self.check_daemons(result)
         return result
 
-    def _apply_guarded(self, net: NetworkDhcp, result: ApplyResult,
-                       view: interface.NetView | None = None) -> None:
-        self._guard(net.network_id, result, self.apply_network, net, result, view)
+    def _apply_contained(self, net: NetworkDhcp, result: ApplyResult,
+                         view: interface.NetView | None = None) -> None:
+        self._contained(self.failures, net.network_id, result, self.apply_network, net,
+                        result, view, desired=net)
 
-    def _guard(self, net_id: str, result: ApplyResult, fn, *args) -> None:
+    def _contained(self, failures: Failures, net_id: str, result: ApplyResult, fn, *args,
+                   desired: object = None) -> None:
+        """Run one network's step; a failure is recorded (and logged) and goes no further."""
         try:
             fn(*args)
-        except (CommandError, httpx.HTTPError, OSError) as exc:
-            LOG.error("network %s: %s", net_id, exc)
-            result.errors[net_id] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one network must not stop the others
+            result.errors[net_id] = failures.failed(net_id, exc, desired).reason
             self.applied.pop(net_id, None)
+            return
+        failures.succeeded(net_id)
 
     def apply_network(self, net: NetworkDhcp, result: ApplyResult,
                       view: interface.NetView | None = None) -> None:
@@ -149,7 +168,7 @@ class DhcpApplier:
         paths.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(paths.dir, 0o755)
         changed = [name for name, text in dnsmasq.render_files(net, self.conf).items()
-                   if _replace_if_different(paths.dir / name, text)]
+                   if files.replace_if_different(paths.dir / name, text)]
         _pid, what = self.dnsmasq_daemon(net, device).ensure()
         if what == "adopted":
             if changed:
@@ -186,10 +205,11 @@ class DhcpApplier:
                                 net_id)
                     ensure_proxy(cfg, self.namespace(net_id))
                     restarted.append(net_id)
-            except (CommandError, OSError) as exc:
-                LOG.error("network %s: %s", net_id, exc)
+            except Exception as exc:  # noqa: BLE001 - nor one dead daemon
+                reason = self.failures.failed(net_id, exc, net).reason
+                self.applied.pop(net_id, None)  # the next due pass applies it again
                 if result is not None:
-                    result.errors[net_id] = str(exc)
+                    result.errors[net_id] = reason
         return restarted
 
     # -------------------------------------------------------------- the DHCP port
@@ -229,8 +249,9 @@ class DhcpApplier:
                 try:
                     self.client.delete_port(port["id"])
                     LOG.info("network %s: deleted our DHCP port %s", net_id, port["id"])
-                except httpx.HTTPError as exc:
-                    LOG.error("network %s: cannot delete DHCP port: %s", net_id, exc)
+                except EXPECTED as exc:  # the next pass sees the port again
+                    LOG.error("network %s: cannot delete DHCP port %s: %s", net_id,
+                              port["id"], exc)
 
     # -------------------------------------------------------------- removal
     def _present(self) -> set[str]:
@@ -263,16 +284,3 @@ class DhcpApplier:
         for net_id in gone:
             self.remove_network(net_id)
         return gone
-
-
-def _replace_if_different(path: Path, text: str) -> bool:
-    try:
-        if path.read_text() == text:
-            return False
-    except OSError:
-        pass
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return True

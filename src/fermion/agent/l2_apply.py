@@ -1,34 +1,30 @@
 """The L2 agent's applier: converge one host's Open vSwitch to the compiled model.
 
-This is the only L2 module that talks to OVS (through :class:`fermion.linux.ovs.Ovs`); what
-to install is computed by the pure modules (``l2_model``, ``l2_flows``, ``flows``).
+Thin: what to do is decided by the pure modules (``l2_plan``: bridges, tunnels, wiring, local
+VLANs, tags; ``l2_flows``: the flows); this is the only L2 module that talks to OVS, through
+:class:`fermion.linux.ovs.Ovs` verbs. One :meth:`L2Applier.reconcile` pass:
 
-One :meth:`L2Applier.reconcile` pass, given the host's snapshot:
-
-1. bridges ``br-int`` (fail_mode secure), ``br-tun`` when tunnelling, one bridge per
-   ``bridge_mappings`` entry, joined by patch ports named as in the seed
-   (``int-<br>``/``phy-<br>``, ``patch-tun``/``patch-int``); existing ones are left as they are;
-2. tunnel ports ``<type>-<hex of peer IP>`` on br-tun, one per remote endpoint the snapshot
-   lists (``key=flow``); stale ones are removed;
-3. local VLANs: one per network that has a plugged port, kept across restarts because each
-   OVS port records its network in ``other_config:net_uuid`` next to its ``tag``; a plugged
-   port unknown to the snapshot gets the dead VLAN 4095;
+1. read OVSDB once (bridges, ports, interfaces in one ``ovsdb-client transact``);
+2. add the bridges, patch ports and tunnel ports the plan lacks, remove stale tunnel ports
+   (then read OVSDB again for the new ofports);
+3. write the ports' tags (local VLAN and ``other_config:net_uuid``, or the dead VLAN 4095)
+   in one OVSDB transaction without waiting for ovs-vswitchd;
 4. flows: per bridge, the desired flows are compared with the bridge's and only the
    difference is sent, in one ``ovs-ofctl --bundle`` transaction. Nothing is flushed; flows
    with other cookies and learned flows are left alone. The bridge's flows are what the
    last pass applied, kept in memory, re-read with ``dump-flows`` on the first pass, every
    ``audit_interval`` seconds, and whenever br-int's canary flow (table 23) is missing.
 
-OVSDB is read once per pass (bridges, ports, interfaces in one ``ovsdb-client transact``),
-again only after the pass created something.
-
-It returns which snapshot ports are wired (an OVS port on br-int with ``external_ids:iface-id``
-equal to the port id and a valid ofport) so the agent can report them ACTIVE.
+Failures are contained per port: a port OVS cannot open, one without a free local VLAN,
+one whose flows cannot be compiled, whose tag cannot be written or whose flows OVS rejects
+fails alone (its traffic is dropped; a transaction for many ports that fails is retried
+port by port to find it). The pass returns the wired ports (reported ACTIVE) and the
+failing ones with their reasons (reported ERROR); ``failures`` remembers them between
+passes (``fermion.agent.retry``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -36,30 +32,23 @@ from dataclasses import dataclass, field
 
 from fermion.agent import cookies
 from fermion.agent import flows as fl
+from fermion.agent import l2_plan as plan
 from fermion.agent.l2_flows import PortFlowCache, compile_all
-from fermion.agent.l2_model import HostModel, PhysBridge, allocate_local_vlans
+from fermion.agent.l2_model import PhysBridge
+from fermion.agent.loop import EXPECTED
 from fermion.agent.pipeline import BR_INT, BR_TUN
+from fermion.agent.retry import Failures
 from fermion.linux.ovs import Ovs, OvsState
 
 LOG = logging.getLogger(__name__)
 
-DEAD_VLAN = 4095
 AUDIT_INTERVAL = 60.0  # seconds between full flow dumps (the cache is checked in between)
-PATCH_TUN, PATCH_INT = "patch-tun", "patch-int"
-
-
-@dataclass
-class OvsPort:
-    name: str
-    ofport: int
-    iface_id: str | None
-    tag: int | None
-    net_uuid: str | None
 
 
 @dataclass
 class ApplyResult:
-    wired: dict[str, OvsPort] = field(default_factory=dict)  # port id -> OVS port
+    wired: dict[str, plan.OvsPort] = field(default_factory=dict)  # port id -> OVS port
+    errors: dict[str, str] = field(default_factory=dict)  # failing port id -> reason
     local_vlans: dict[str, int] = field(default_factory=dict)
     flows_added: dict[str, int] = field(default_factory=dict)
     flows_deleted: dict[str, int] = field(default_factory=dict)
@@ -71,190 +60,115 @@ class ApplyResult:
                     or sum(self.flows_deleted.values()))
 
     def summary(self) -> dict:
-        return {"wired": sorted(self.wired), "local_vlans": self.local_vlans,
-                "flows_added": self.flows_added, "flows_deleted": self.flows_deleted,
-                "ovs_changes": self.ovs_changes}
+        return {"wired": sorted(self.wired), "errors": dict(sorted(self.errors.items())),
+                "local_vlans": self.local_vlans, "flows_added": self.flows_added,
+                "flows_deleted": self.flows_deleted, "ovs_changes": self.ovs_changes}
 
 
-def tunnel_port_name(tunnel_type: str, remote_ip: str) -> str:
-    """``vxlan-c0a80064`` for 192.168.0.100, as Neutron's agent names them (<= 15 chars)."""
-    ip = ipaddress.ip_address(remote_ip)
-    hexip = f"{int(ip):08x}" if ip.version == 4 else f"{int(ip):032x}"[-8:]
-    return f"{tunnel_type}-{hexip}"[:15]
+def int_ports(state: OvsState) -> dict[str, plan.OvsPort]:
+    """OVS ports on br-int (besides the bridge's own and patch ports), by name."""
+    out = {}
+    for name in state.ports_of(BR_INT):
+        iface = state.interfaces.get(name, {})
+        if iface.get("type") == "patch":
+            continue
+        port = state.ports.get(name, {})
+        out[name] = plan.OvsPort(name, state.ofport(name),
+                                 (iface.get("external_ids") or {}).get("iface-id"),
+                                 port.get("tag"), (port.get("other_config") or {}).get("net_uuid"),
+                                 iface.get("error"))
+    return out
 
 
 class L2Applier:
-    def __init__(self, ovs: Ovs, *, host: str, bridge_mappings: Mapping[str, str] | None = None,
-                 tunnel_types: Sequence[str] = (), local_ip: str | None = None,
-                 integration_bridge: str = BR_INT, tunnel_bridge: str = BR_TUN,
-                 l2_population: bool = False, arp_responder: bool = False,
-                 audit_interval: float = AUDIT_INTERVAL):
+    def __init__(self, ovs: Ovs, cfg: plan.L2Config, *, audit_interval: float = AUDIT_INTERVAL):
         self.ovs = ovs
-        self.l2_population = l2_population
-        self.arp_responder = arp_responder and l2_population
+        self.cfg = cfg
         self.audit_interval = audit_interval
         self._known: dict[str, dict[tuple, fl.Flow]] = {}  # bridge -> flow key -> flow
         self._compiled = PortFlowCache()
         self._audited = 0.0
-        self.host = host
-        self.bridge_mappings = dict(bridge_mappings or {})
-        self.tunnel_types = tuple(tunnel_types)
-        self.local_ip = local_ip
-        self.br_int = integration_bridge
-        self.br_tun = tunnel_bridge
-        if self.br_int != BR_INT or self.br_tun != BR_TUN:
-            raise ValueError("only br-int / br-tun are supported as bridge names for now")
-
-    # ------------------------------------------------------------------ OVSDB state
-    def int_ports(self, state: OvsState) -> dict[str, OvsPort]:
-        """OVS ports on br-int (besides the bridge's own and patch ports), by name."""
-        out = {}
-        for name in state.ports_of(self.br_int):
-            iface = state.interfaces.get(name, {})
-            if iface.get("type") == "patch":
-                continue
-            port = state.ports.get(name, {})
-            out[name] = OvsPort(name, state.ofport(name),
-                                (iface.get("external_ids") or {}).get("iface-id"),
-                                port.get("tag"), (port.get("other_config") or {}).get("net_uuid"))
-        return out
-
-    # ------------------------------------------------------------------ bridges & ports
-    def _ensure_bridge(self, name: str, state: OvsState, result: ApplyResult, **kw) -> None:
-        if name not in state.bridges:
-            self.ovs.add_bridge(name, **kw)
-            result.ovs_changes += 1
-
-    def _ensure_patch(self, br_a: str, port_a: str, br_b: str, port_b: str, state: OvsState,
-                      result: ApplyResult) -> None:
-        if port_a not in state.ports_of(br_a) or port_b not in state.ports_of(br_b):
-            self.ovs.add_patch_pair(br_a, port_a, br_b, port_b)
-            result.ovs_changes += 1
-
-    def ensure_bridges(self, state: OvsState, result: ApplyResult) -> None:
-        self._ensure_bridge(self.br_int, state, result, fail_mode="secure")
-        for bridge in sorted(self.bridge_mappings.values()):
-            self._ensure_bridge(bridge, state, result, fail_mode="secure")
-            self._ensure_patch(self.br_int, f"int-{bridge}"[:15], bridge, f"phy-{bridge}"[:15],
-                               state, result)
-        if self.tunnel_types:
-            self._ensure_bridge(self.br_tun, state, result, fail_mode="secure")
-            self._ensure_patch(self.br_int, PATCH_TUN, self.br_tun, PATCH_INT, state, result)
-
-    def bridge_facts(self, state: OvsState) -> dict:
-        """The ofports of the patch ports, for the flow compiler."""
-        facts: dict = {"phys": [], "patch_tun": None, "patch_int": None}
-        for physnet, bridge in sorted(self.bridge_mappings.items()):
-            facts["phys"].append(PhysBridge(physnet, bridge, state.ofport(f"int-{bridge}"[:15]),
-                                            state.ofport(f"phy-{bridge}"[:15])))
-        if self.tunnel_types:
-            facts["patch_tun"] = state.ofport(PATCH_TUN)
-            facts["patch_int"] = state.ofport(PATCH_INT)
-        return facts
-
-    def wanted_tunnels(self, snapshot: Mapping) -> dict[str, tuple[str, str]]:
-        """Tunnel port name -> (type, remote IP), one per remote endpoint in the snapshot."""
-        if not self.tunnel_types:
-            return {}
-        want: dict[str, tuple[str, str]] = {}
-        for ep in snapshot.get("tunnel_endpoints", []):
-            ip = ep.get("tunneling_ip")
-            if not ip or ep.get("host") == self.host or ip == self.local_ip:
-                continue
-            types = [t for t in (ep.get("tunnel_types") or ["vxlan"]) if t in self.tunnel_types]
-            if types:
-                want[tunnel_port_name(types[0], ip)] = (types[0], ip)
-        return want
-
-    def ensure_tunnels(self, want: Mapping[str, tuple[str, str]], state: OvsState,
-                       result: ApplyResult) -> None:
-        if not self.tunnel_types:
-            return
-        have = {p for p in state.ports_of(self.br_tun)
-                if any(p.startswith(f"{t}-") for t in ("vxlan", "gre", "geneve"))}
-        for name in sorted(have - set(want)):
-            self.ovs.del_port(name, bridge=self.br_tun)
-            result.ovs_changes += 1
-        for name, (ttype, ip) in sorted(want.items()):
-            if name not in have:
-                self.ovs.add_tunnel_port(self.br_tun, name, ip, type=ttype,
-                                         local_ip=self.local_ip,
-                                         options={"df_default": "true"})
-                result.ovs_changes += 1
+        self.failures = Failures("port", expected=EXPECTED)
 
     # ------------------------------------------------------------------ the pass
     def reconcile(self, snapshot: Mapping) -> ApplyResult:
         result = ApplyResult()
         state = self.ovs.state()
-        tunnels = self.wanted_tunnels(snapshot)
-        self.ensure_bridges(state, result)
-        self.ensure_tunnels(tunnels, state, result)
-        if result.ovs_changes:  # something was created: read the new ofports
-            state = self.ovs.state()
+        bridges = plan.bridge_plan(self.cfg, snapshot, state.bridges)
+        if bridges.changes:
+            self.apply_bridges(bridges)
+            result.ovs_changes += bridges.changes
+            state = self.ovs.state()  # the new ofports
             self.forget_flows()  # a new bridge may be a restarted OVS: trust no cache
-        facts = self.bridge_facts(state)
-        tunnel_ofports = {ip: state.ofport(name) for name, (_, ip) in tunnels.items()
-                          if state.ofport(name) > 0}
+        ports = plan.port_plan(self.cfg, snapshot, int_ports(state))
+        failed: dict[str, Exception | str] = dict(ports.failed)
+        failed.update(self.apply_tags(ports))
+        result.ovs_changes += len(ports.tags)
+        result.local_vlans = ports.local_vlans
+        ports = plan.without(ports, failed)
 
-        by_id = {p["id"]: p for p in snapshot.get("ports", [])}
-        networks = {n["id"] for n in snapshot.get("networks", [])}
-        plugged = self.int_ports(state)
-        wired: dict[str, OvsPort] = {}
-        for port in plugged.values():
-            sp = by_id.get(port.iface_id or "")
-            if sp is None or port.ofport <= 0 or sp["network_id"] not in networks:
-                continue
-            bound = sp.get("binding:host_id")
-            if bound and bound != self.host:
-                continue
-            wired[sp["id"]] = port
-        existing = {p.net_uuid: p.tag for p in plugged.values()
-                    if p.net_uuid and p.tag is not None and p.tag != DEAD_VLAN}
-        vlans = allocate_local_vlans({by_id[i]["network_id"] for i in wired}, existing)
-
-        # tags (and the network they stand for) on the OVS ports, in one OVSDB transaction;
-        # a port OVS has not opened yet (no ofport) is left for the pass its plug wakes
-        sets: list[str] = []
-        port_id_of = {p.name: pid for pid, p in wired.items()}
-        for port in plugged.values():
-            if port.ofport <= 0:
-                continue
-            pid = port_id_of.get(port.name)
-            if pid is not None:
-                net = by_id[pid]["network_id"]
-                tag, net_uuid = vlans[net], net
-            else:
-                tag, net_uuid = DEAD_VLAN, None
-            if port.tag == tag and port.net_uuid == net_uuid:
-                continue
-            sets += ["--", "set", "Port", port.name, f"tag={tag}"]
-            if net_uuid:
-                sets.append(f'other_config:net_uuid="{net_uuid}"')
-            else:
-                sets += ["--", "remove", "Port", port.name, "other_config", "net_uuid"]
-            port.tag, port.net_uuid = tag, net_uuid
-            result.ovs_changes += 1
-        if sets:
-            # --no-wait: ovs-vswitchd applies the tags within its next iteration; waiting
-            # for it costs ~0.3 s per pass on a busy host and orders nothing we rely on
-            self.ovs.vsctl("--no-wait", *sets[1:])
-
-        model = HostModel.from_snapshot(
-            snapshot, ofports={pid: p.ofport for pid, p in wired.items()}, local_vlans=vlans,
-            phys_bridges=facts["phys"], tunnel_ofports=tunnel_ofports,
-            patch_tun_ofport=facts["patch_tun"], patch_int_ofport=facts["patch_int"],
-            local_ip=self.local_ip, l2_population=self.l2_population,
-            arp_responder=self.arp_responder,
-            dead_ofports=[p.ofport for p in plugged.values()
-                          if p.tag == DEAD_VLAN and p.ofport > 0])
+        phys = [PhysBridge(physnet, bridge, state.ofport(plan.phys_patch(bridge).port_a),
+                           state.ofport(plan.phys_patch(bridge).port_b))
+                for physnet, bridge in sorted(self.cfg.bridge_mappings.items())]
+        tunnelling = bool(self.cfg.tunnel_types)
+        model = plan.host_model(
+            self.cfg, snapshot, ports, phys=phys,
+            tunnel_ofports={t.remote_ip: state.ofport(t.name) for t in bridges.tunnels
+                            if state.ofport(t.name) > 0},
+            patch_tun=state.ofport(plan.PATCH_TUN) if tunnelling else None,
+            patch_int=state.ofport(plan.PATCH_INT) if tunnelling else None)
         self._check_flow_cache()
+        model, compile_failed = plan.compile_ports(model, self._compiled)
+        failed.update(compile_failed)
+        owners = plan.owners(model)
         for bridge, desired in compile_all(model, self._compiled).items():
-            added, deleted = self.apply_flows(bridge, desired)
+            added, deleted, rejected = self.apply_flows(bridge, desired, owners)
             result.flows_added[bridge] = added
             result.flows_deleted[bridge] = deleted
-        result.wired = wired
-        result.local_vlans = vlans
+            failed.update(rejected)
+
+        result.wired = {pid: p for pid, p in ports.wired.items() if pid not in failed}
+        self.failures.keep_only(failed)
+        for pid, error in sorted(failed.items(), key=lambda kv: kv[0]):
+            result.errors[pid] = self.failures.failed(pid, error).reason
+        for pid in result.wired:
+            self.failures.succeeded(pid)
         return result
+
+    # ------------------------------------------------------------------ OVSDB
+    def apply_bridges(self, bridges: plan.BridgePlan) -> None:
+        for name in bridges.add_bridges:
+            self.ovs.add_bridge(name, fail_mode="secure")
+        for p in bridges.add_patches:
+            self.ovs.add_patch_pair(p.bridge_a, p.port_a, p.bridge_b, p.port_b)
+        for name in bridges.del_tunnels:
+            self.ovs.del_port(name, bridge=BR_TUN)
+        for t in bridges.add_tunnels:
+            self.ovs.add_tunnel_port(BR_TUN, t.name, t.remote_ip, type=t.type,
+                                     local_ip=self.cfg.local_ip,
+                                     options={"df_default": "true"})
+
+    def apply_tags(self, ports: plan.PortPlan) -> dict[str, Exception]:
+        """Write the tags in one transaction; if it fails, port by port: returns the wired
+        ports whose tag could not be written (they fail: dropped, see ``PortPlan``)."""
+        if not ports.tags:
+            return {}
+        try:
+            self.ovs.set_port_tags(ports.tags)
+            return {}
+        except EXPECTED as exc:
+            LOG.warning("tagging %d ports failed (%s): port by port", len(ports.tags), exc)
+        by_name = {p.name: pid for pid, p in ports.wired.items()}
+        failed = {}
+        for name, tag in sorted(ports.tags.items()):
+            try:
+                self.ovs.set_port_tags({name: tag})
+            except EXPECTED as exc:
+                if name in by_name:
+                    failed[by_name[name]] = exc
+                else:  # a dead port: dropped by its in_port anyway
+                    LOG.error("OVS port %s: cannot set dead VLAN: %s", name, exc)
+        return failed
 
     # ------------------------------------------------------------------ flows
     def forget_flows(self) -> None:
@@ -270,8 +184,7 @@ class L2Applier:
         if time.monotonic() - self._audited >= self.audit_interval:
             self.forget_flows()
             return
-        canary = fl.parse_dump(self.br_int, self.ovs.ofctl(self.br_int, "dump-flows",
-                                                           "table=23"))
+        canary = fl.parse_dump(BR_INT, self.ovs.ofctl(BR_INT, "dump-flows", "table=23"))
         if not any(f.cookie == cookies.BASE for f in canary):
             LOG.warning("br-int lost its canary flow (OVS restarted?): full resync of flows")
             self.forget_flows()
@@ -279,32 +192,64 @@ class L2Applier:
     def actual_flows(self, bridge: str) -> list[fl.Flow]:
         return fl.parse_dump(bridge, self.ovs.ofctl(bridge, "dump-flows"))
 
-    def apply_flows(self, bridge: str, desired: Sequence[fl.Flow]) -> tuple[int, int]:
+    def apply_flows(self, bridge: str, desired: Sequence[fl.Flow],
+                    owners: Mapping[int, list[str]] | None = None
+                    ) -> tuple[int, int, dict[str, Exception]]:
         """Send the difference between ``desired`` and the bridge's flows as one bundle.
 
         The bridge's flows are those we last applied (kept in memory) or, after
-        :meth:`forget_flows`, a fresh ``dump-flows``."""
+        :meth:`forget_flows`, a fresh ``dump-flows``. When OVS rejects the bundle, it is sent
+        again split by owner (``owners``: port cookie -> port ids): the ports whose part is
+        rejected are returned with the error; a rejected part owned by no port raises."""
         known = self._known.get(bridge)
         if known is None:
             known = {f.key: f for f in self.actual_flows(bridge)}
             if not self._known:
                 self._audited = time.monotonic()
         to_add, to_delete = fl.diff(desired, known)
+        rejected: dict[str, Exception] = {}
         if to_add or to_delete:
-            lines = [f"delete_strict {f.render_delete()}" for f in to_delete]
-            lines += [f"add {f.render()}" for f in to_add]
             try:
-                self.ovs.ofctl(bridge, "add-flows", "-", options=["--bundle"],
-                               input="\n".join(lines) + "\n")
-            except Exception:
-                self._known.pop(bridge, None)  # the bundle was rolled back; dump next time
-                raise
-            LOG.info("%s: %d flows added/replaced, %d deleted", bridge, len(to_add),
-                     len(to_delete))
-            LOG.debug("%s bundle:\n%s", bridge, "\n".join(lines))
+                self._bundle(bridge, to_add, to_delete)
+            except EXPECTED as exc:
+                self._known.pop(bridge, None)  # rolled back (and maybe split): dump next time
+                if not owners:
+                    raise
+                LOG.warning("%s: flow bundle rejected (%s): sending it port by port", bridge,
+                            exc)
+                rejected = self._bundle_by_owner(bridge, to_add, to_delete, owners)
+                return len(to_add), len(to_delete), rejected
             for f in to_delete:
                 known.pop(f.key, None)
             for f in to_add:
                 known[f.key] = f
         self._known[bridge] = known
-        return len(to_add), len(to_delete)
+        return len(to_add), len(to_delete), rejected
+
+    def _bundle(self, bridge: str, to_add: Sequence[fl.Flow],
+                to_delete: Sequence[fl.Flow]) -> None:
+        lines = [f"delete_strict {f.render_delete()}" for f in to_delete]
+        lines += [f"add {f.render()}" for f in to_add]
+        self.ovs.ofctl(bridge, "add-flows", "-", options=["--bundle"],
+                       input="\n".join(lines) + "\n")
+        LOG.info("%s: %d flows added/replaced, %d deleted", bridge, len(to_add), len(to_delete))
+        LOG.debug("%s bundle:\n%s", bridge, "\n".join(lines))
+
+    def _bundle_by_owner(self, bridge: str, to_add: Sequence[fl.Flow],
+                         to_delete: Sequence[fl.Flow], owners: Mapping[int, list[str]]
+                         ) -> dict[str, Exception]:
+        """Flows owned by no port first (their failure raises), then one bundle per port."""
+        groups: dict[int | None, tuple[list[fl.Flow], list[fl.Flow]]] = {}
+        for flows, i in ((to_add, 0), (to_delete, 1)):
+            for f in flows:
+                key = f.cookie if f.cookie in owners else None
+                groups.setdefault(key, ([], []))[i].append(f)
+        if None in groups:
+            self._bundle(bridge, *groups.pop(None))
+        rejected = {}
+        for cookie, (adds, deletes) in sorted(groups.items()):
+            try:
+                self._bundle(bridge, adds, deletes)
+            except EXPECTED as exc:
+                rejected.update(dict.fromkeys(owners[cookie], exc))
+        return rejected

@@ -22,30 +22,33 @@ For each :class:`~fermion.agent.l3_model.Router`:
 Namespaces ``<prefix>qrouter-*`` whose router is not in the model are removed with
 everything in them (haproxy stopped by its pid file, OVS ports deleted). Every step reads
 before it writes, so a pass over a correct host changes nothing.
+
+Each router is converged (and each stale one removed) on its own: one that fails is logged
+with its id and the reason, recorded in ``L3Applier.failures`` (``fermion.agent.retry``:
+retried after a backoff, or at once when the router changes) and the pass goes on with the
+others. The agent reports the floating IPs of a failing router ``ERROR``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import logging
-import os
-import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fermion.agent import iptables_rules, l3_rules
 from fermion.agent.l3_model import EXTERNAL_PREFIX, INTERNAL_PREFIX, NAMESPACE_PREFIX, Router
-from fermion.agent.metadata_proxy import ROUTER_HEADER, ProxyConfig, ensure_proxy, proxy_daemon
+from fermion.agent.loop import EXPECTED
+from fermion.agent.metadata_apply import ensure_proxy, stop_proxy
+from fermion.agent.metadata_proxy import ROUTER_HEADER, ProxyConfig
+from fermion.agent.retry import Failures
 from fermion.linux import conntrack, interface
 from fermion.linux import netns as ns
 from fermion.linux.cmd import run
 from fermion.linux.iptables import Iptables
 from fermion.linux.ovs import Ovs
-from fermion.linux.proc import pid_alive
 
 LOG = logging.getLogger(__name__)
 
@@ -65,13 +68,15 @@ class RouterResult:
 
 @dataclass
 class L3Result:
-    routers: dict[str, RouterResult] = field(default_factory=dict)
+    routers: dict[str, RouterResult] = field(default_factory=dict)  # converged this pass
     removed: list[str] = field(default_factory=list)  # router ids whose namespace went
+    errors: dict[str, str] = field(default_factory=dict)  # failing router id -> reason
 
     def summary(self) -> dict:
         return {
             "routers": sorted(self.routers),
             "removed": sorted(self.removed),
+            "errors": dict(sorted(self.errors.items())),
             "changes": {rid: r.changes for rid, r in sorted(self.routers.items()) if r.changes},
             "iptables_changed": {rid: r.iptables_changed
                                  for rid, r in sorted(self.routers.items())
@@ -121,21 +126,46 @@ class L3Applier:
         self.metadata_socket = metadata_socket
         self.send_arp_count = send_arp_count
         self._arpings: list[subprocess.Popen] = []
+        self.failures = Failures("router", expected=EXPECTED)
+        self.removals = Failures("removal of namespace", expected=EXPECTED)
 
     # ------------------------------------------------------------------ the whole host
     def reconcile(self, routers: list[Router]) -> L3Result:
+        """Converge every router, then remove stale ones; each on its own (a failure is
+        recorded in :attr:`failures` and the others carry on)."""
         self._reap_arpings()
         result = L3Result()
         wanted = {r.namespace: r for r in routers}
         view = interface.NetView(self.ovs)  # each namespace and OVS read once this pass
+        self.failures.keep_only(r.id for r in routers)
         for router in routers:
-            result.routers[router.id] = self.ensure(router, view)
+            if not self.failures.due(router.id, router):
+                result.errors[router.id] = self.failures.reason(router.id) or "failed"
+                continue
+            try:
+                result.routers[router.id] = self.ensure(router, view)
+            except Exception as exc:  # noqa: BLE001 - one router must not stop the others
+                result.errors[router.id] = self.failures.failed(router.id, exc, router).reason
+                view.forget(router.namespace)
+                continue
+            self.failures.succeeded(router.id)
         prefix = self.namespace_prefix + NAMESPACE_PREFIX
-        for name in ns.list_netns():
-            if name.startswith(prefix) and name not in wanted:
+        stale = [n for n in ns.list_netns() if n.startswith(prefix) and n not in wanted]
+        self.removals.keep_only(stale)
+        for name in stale:
+            if not self.removals.due(name):
+                continue
+            try:
                 self.remove(name)
-                result.removed.append(name[len(prefix):])
-        self._remove_orphan_ovs_ports({p.device for r in routers for p in r.ports})
+            except Exception as exc:  # noqa: BLE001 - nor one stale router
+                self.removals.failed(name, exc)
+                continue
+            self.removals.succeeded(name)
+            result.removed.append(name[len(prefix):])
+        try:
+            self._remove_orphan_ovs_ports({p.device for r in routers for p in r.ports})
+        except EXPECTED as exc:  # retried next pass; routers are done
+            LOG.warning("orphan OVS port sweep failed: %s", exc)
         return result
 
     # ------------------------------------------------------------------ one router
@@ -190,7 +220,7 @@ class L3Applier:
 
         if router.metadata_proxy:
             _, res.metadata_proxy = ensure_proxy(self._proxy_config(router.id), netns)
-        elif stop_metadata_proxy(self._proxy_config(router.id), netns):
+        elif stop_proxy(self._proxy_config(router.id), netns):
             res.metadata_proxy = "stopped"
         if res.changes or res.iptables_changed:
             LOG.info("router %s: %s%s", router.id, ", ".join(res.changes),
@@ -200,8 +230,7 @@ class L3Applier:
     def remove(self, netns: str) -> None:
         """Remove a router namespace and everything of ours in it and on br-int."""
         router_id = netns[len(self.namespace_prefix + NAMESPACE_PREFIX):]
-        stop_metadata_proxy(self._proxy_config(router_id), netns)
-        self._config_path(router_id).unlink(missing_ok=True)
+        stop_proxy(self._proxy_config(router_id), netns, remove_config=True)
         for dev in self._our_devices(netns):
             interface.unplug(self.ovs, dev, netns, ovs_netns=self.ovs_netns)
         ns.delete_netns(netns)
@@ -276,32 +305,9 @@ class L3Applier:
     def _pidfile(self, router_id: str) -> str:
         return str(self.state_path / "ns-metadata-proxy" / f"{router_id}.pid")
 
-    def _config_path(self, router_id: str) -> Path:
-        return Path(self._pidfile(router_id)).with_suffix(".cfg")
-
     def _proxy_config(self, router_id: str) -> ProxyConfig:
         return ProxyConfig(router_id, ROUTER_HEADER, self.metadata_socket,
                            self._pidfile(router_id), "0.0.0.0", self.metadata_port)
-
-
-def stop_metadata_proxy(cfg: ProxyConfig, netns: str | None = None,
-                        timeout: float = 5.0) -> bool:
-    """Stop the haproxy of `cfg`, known by its pid file and verified by its exact command
-    line; True if one was running. (``metadata_proxy.stop_proxy`` looks for the pid file's
-    path in haproxy's arguments, where it is not, so it finds no process.)"""
-    daemon = proxy_daemon(cfg, netns)
-    pid = daemon.pid()
-    if pid:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if not pid_alive(pid):
-                break
-    Path(cfg.pidfile).unlink(missing_ok=True)
-    return pid is not None
 
 
 def _route_dst(route: dict) -> str:

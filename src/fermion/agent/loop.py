@@ -7,7 +7,15 @@ snapshot, converge the host to it, then wait for a reason to pass again:
   snapshot stale, so the next pass takes a new one first;
 - a local event an agent may signal through :attr:`ReconcilingAgent.wake` (the L2 agent's
   OVSDB monitor, a crashed child process…): a pass against the last snapshot;
-- a timer (``poll_interval``), in case either of the above is missed.
+- a timer (``poll_interval``), in case either of the above is missed;
+- the earliest retry of an object that failed (:meth:`ReconcilingAgent.next_retry`).
+
+Failures: an applier contains the failure of one object (a port, a network, a router; see
+``fermion.agent.retry``) and carries on with the others. What escapes a pass is retried as a
+whole, from a new snapshot, after a backoff (1, 2, 4 … 30 s): a server or system error
+(``EXPECTED``) is logged as a warning, anything else with its traceback. Nothing that
+happens in a pass ends the agent; only a bad configuration at start does (``fermion agent``
+exits 2 naming it).
 
 Subclasses say who they are (``agent_type``, ``binary``, :meth:`configurations`) and what a
 pass does (:meth:`converge`); everything about when to pass lives here.
@@ -30,9 +38,9 @@ LOG = logging.getLogger(__name__)
 
 FEED_WAIT = 30  # seconds a change-feed long poll may wait
 MAX_BACKOFF = 30.0
-# what a failed pass may raise without stopping the agent: the server or the system is
-# unavailable for a moment; the next pass starts from a new snapshot
-TRANSIENT = (httpx.HTTPError, OSError, CommandError)
+# what the server or the system raise when they refuse or are unavailable for a moment:
+# logged without a traceback (the message names the command or request)
+EXPECTED = (httpx.HTTPError, OSError, CommandError)
 
 
 class ReconcilingAgent:
@@ -63,6 +71,10 @@ class ReconcilingAgent:
         """One pass against ``self.snapshot``; returns a summary (printed by ``--once``)."""
         raise NotImplementedError
 
+    def next_retry(self) -> float | None:
+        """``time.monotonic()`` of the earliest retry of a failed object (None: none)."""
+        return None
+
     # ---------------------------------------------------------------- server side
     def report_state(self) -> None:
         self.client.report_state({
@@ -85,7 +97,8 @@ class ReconcilingAgent:
 
     # ---------------------------------------------------------------- the loop
     def run(self) -> None:
-        """Pass, then wait for the feed, a wake-up or the timer; until :meth:`stop`."""
+        """Pass, then wait for the feed, a wake-up, a retry or the timer; until :meth:`stop`.
+        A pass that raises is retried from a new snapshot after a backoff."""
         backoff = 1.0
         self.dirty.set()
         while not self.stop_event.is_set():
@@ -96,8 +109,11 @@ class ReconcilingAgent:
                     self.resync()
                 self.converge()
                 backoff = 1.0
-            except TRANSIENT as exc:
-                LOG.warning("pass failed (%s); full resync in %.0fs", exc, backoff)
+            except Exception as exc:  # noqa: BLE001 - an agent outlives any failed pass
+                if isinstance(exc, EXPECTED):
+                    LOG.warning("pass failed (%s); full resync in %.0fs", exc, backoff)
+                else:
+                    LOG.exception("pass failed unexpectedly; full resync in %.0fs", backoff)
                 self.dirty.set()
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
@@ -106,9 +122,17 @@ class ReconcilingAgent:
                 self._watcher = threading.Thread(target=self._watch, name="change-feed",
                                                  daemon=True)
                 self._watcher.start()
-            until_report = self.report_interval - (time.monotonic() - self._last_report)
-            self.wake.wait(max(0.0, min(self.poll_interval, until_report)))
+            self.wake.wait(self._wait_time())
             self.wake.clear()
+
+    def _wait_time(self) -> float:
+        """Until the timer, the next state report or the next retry, whichever comes first."""
+        now = time.monotonic()
+        until = [self.poll_interval, self.report_interval - (now - self._last_report)]
+        retry = self.next_retry()
+        if retry is not None:
+            until.append(retry - now)
+        return max(0.0, min(until))
 
     def _watch(self) -> None:
         """Long-poll the change feed from the newest revision seen; flag changes."""
@@ -122,8 +146,9 @@ class ReconcilingAgent:
                 self.revision = max(self.revision, exc.revision or 0)
                 self._flag()
                 continue
-            except (httpx.HTTPError, OSError) as exc:
-                LOG.warning("change feed: %s; again in %.0fs", exc, backoff)
+            except Exception as exc:  # noqa: BLE001 - the watcher outlives any failure
+                LOG.warning("change feed: %s; again in %.0fs", exc, backoff,
+                            exc_info=None if isinstance(exc, EXPECTED) else exc)
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
@@ -148,10 +173,15 @@ class ReconcilingAgent:
 
     def serve(self, once: bool = False) -> int:
         """The ``fermion agent …`` command: one pass printed as JSON (``--once``; exit 1 when
-        it reports errors), or the loop until interrupted. The client is closed after."""
+        it fails or reports failing objects), or the loop until interrupted. The client is
+        closed after."""
         try:
             if once:
-                result = self.run_once()
+                try:
+                    result = self.run_once()
+                except Exception:  # noqa: BLE001 - said, with its traceback, and status 1
+                    LOG.exception("the pass failed")
+                    return 1
                 print(json.dumps(result.summary(), sort_keys=True))
                 return 1 if getattr(result, "errors", None) else 0
             self.start_watchers()

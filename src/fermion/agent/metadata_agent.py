@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from fermion.agent.command import server_client
 from fermion.agent.loop import ReconcilingAgent
 from fermion.agent.metadata_lookup import LookupCache, find_instance, forward_headers, source_of
 from fermion.agent.server_client import ServerClient
@@ -58,13 +59,10 @@ class MetadataOptions:
 
     @classmethod
     def from_args(cls, args) -> MetadataOptions:
+        """From the resolved command line (``fermion.cli.resolve_ini``: flags over
+        metadata_agent.ini over defaults); options without a flag from ``args.conf``."""
         conf = args.conf
-
-        def pick(value, name):
-            return value if value is not None else conf.get("DEFAULT", name)
-
-        host = pick(getattr(args, "nova_metadata_host", None), "nova_metadata_host")
-        port = pick(getattr(args, "nova_metadata_port", None), "nova_metadata_port")
+        host, port = args.nova_metadata_host, args.nova_metadata_port
         if not 0 < port < 65536:
             raise ValueError(f"--nova-metadata-port {port} is not a port")
         protocol = conf.get("DEFAULT", "nova_metadata_protocol")
@@ -76,8 +74,7 @@ class MetadataOptions:
                 conf.get("DEFAULT", "nova_client_priv_key"))
         return cls(
             host=args.host,
-            socket_path=pick(getattr(args, "metadata_proxy_socket", None),
-                             "metadata_proxy_socket"),
+            socket_path=args.metadata_proxy_socket,
             socket_mode=SOCKET_MODES[conf.get("DEFAULT", "metadata_proxy_socket_mode")],
             backlog=conf.get("DEFAULT", "metadata_backlog"),
             nova_url=f"{protocol}://{host_part}:{port}",
@@ -85,8 +82,7 @@ class MetadataOptions:
             verify=verify, cert=cert if all(cert) else None,
             cache_ttl=conf.get("cache", "expiration_time") if conf.get("cache", "enabled")
             else 0.0,
-            report_interval=args.report_interval if args.report_interval is not None
-            else conf.get("agent", "report_interval"))
+            report_interval=args.report_interval)
 
 
 class MetadataProxy:
@@ -231,14 +227,9 @@ class Summary:
 
 
 def build(args) -> MetadataAgent:
-    opts = MetadataOptions.from_args(args)
-    headers = {"X-Auth-Token": args.os_token} if args.os_token else {}
-    client = ServerClient(args.server, headers=headers)
-    lookups = ServerClient(args.server, headers=headers, timeout=10.0)
-    return MetadataAgent(opts, client, MetadataProxy(opts, lookups))
-
-
-def main(args) -> int:
-    """Entry point for ``fermion agent metadata`` (args from the CLI parser)."""
+    """The agent from the resolved command line (``fermion agent metadata``)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
-    return build(args).serve(args.once)
+    opts = MetadataOptions.from_args(args)
+    client = server_client(args)
+    lookups = server_client(args, timeout=10.0)
+    return MetadataAgent(opts, client, MetadataProxy(opts, lookups))

@@ -8,18 +8,15 @@ address: ``option forwardfor``) and replaces any ``X-Neutron-Network-ID`` /
 the instance's port by (network or router, source address). haproxy 2.6 sends header
 names in lower case; the metadata agent reads them case-insensitively.
 
-`render_config` is pure (golden-tested); `proxy_daemon` binds it to a pid file under the
-given directory and returns a `fermion.linux.process.Daemon`; `ensure_proxy` writes the
-config and starts or adopts haproxy (restarting it only when the config changed).
+Pure: `ProxyConfig` says what one proxy is, `render_config` is its haproxy.cfg (tested
+text), `config_path` where that file goes (next to the pid file). Running it is
+``fermion.agent.metadata_apply``'s.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from fermion.linux.process import Daemon
 
 METADATA_IP = "169.254.169.254"
 NETWORK_HEADER = "X-Neutron-Network-ID"
@@ -85,40 +82,3 @@ def render_config(cfg: ProxyConfig) -> str:
 
 def config_path(cfg: ProxyConfig) -> Path:
     return Path(cfg.pidfile).with_suffix(".cfg")
-
-
-def proxy_daemon(cfg: ProxyConfig, netns: str | None) -> Daemon:
-    path = str(config_path(cfg))  # haproxy's argv names its config, not its pid file
-    return Daemon(["haproxy", "-f", path], pidfile=cfg.pidfile, netns=netns, identity=path)
-
-
-def ensure_proxy(cfg: ProxyConfig, netns: str | None) -> tuple[int, str]:
-    """Write the config and make haproxy run it: adopt a running one whose config file is
-    unchanged, restart it when the config changed. Returns (pid, what was done)."""
-    path = config_path(cfg)
-    text = render_config(cfg)
-    daemon = proxy_daemon(cfg, netns)
-    changed = _replace_if_different(path, text)
-    if changed and daemon.running_pid():
-        daemon.stop()
-        return daemon.start(), "restarted"
-    return daemon.ensure()
-
-
-def stop_proxy(pidfile: str, netns: str | None = None) -> bool:
-    cfg_path = str(Path(pidfile).with_suffix(".cfg"))
-    return Daemon(["haproxy", "-f", cfg_path], pidfile=pidfile, netns=netns,
-                  identity=cfg_path).stop()
-
-
-def _replace_if_different(path: Path, text: str) -> bool:
-    try:
-        if path.read_text() == text:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return True

@@ -1,8 +1,8 @@
 """The agents' HTTP client for the server's internal endpoints (docs/change-feed.md).
 
 Only what an agent needs: its host's snapshot, the change feed (long poll, 410 resync), state
-reports and port status reports. Agents know the server only through this API; nothing here
-imports the database or the plugin.
+reports and status reports (ports, floating IPs). Agents know the server only through this
+API; nothing here imports the database or the plugin.
 """
 
 from __future__ import annotations
@@ -78,21 +78,16 @@ class ServerClient:
     def report_state(self, agent: Mapping) -> dict:
         return self._check(self.http.post("/v2.0/fermion/agents/report", json={"agent": agent}))
 
-    def report_ports(self, host: str, statuses: Iterable[tuple[str, str]]) -> list[dict]:
-        ports = [{"id": pid, "status": status} for pid, status in statuses]
-        if not ports:
+    def report_statuses(self, key: str, host: str,
+                        statuses: Iterable[tuple[str, str]]) -> list[dict]:
+        """``POST /v2.0/fermion/<key>/status`` (key: ``ports`` or ``floatingips``); the
+        server's answer per object."""
+        items = [{"id": oid, "status": status} for oid, status in statuses]
+        if not items:
             return []
-        body = self._check(self.http.post("/v2.0/fermion/ports/status",
-                                          json={"host": host, "ports": ports}))
-        return body.get("ports", [])
-
-    def report_floatingips(self, host: str, statuses: Iterable[tuple[str, str]]) -> list[dict]:
-        fips = [{"id": fid, "status": status} for fid, status in statuses]
-        if not fips:
-            return []
-        body = self._check(self.http.post("/v2.0/fermion/floatingips/status",
-                                          json={"host": host, "floatingips": fips}))
-        return body.get("floatingips", [])
+        body = self._check(self.http.post(f"/v2.0/fermion/{key}/status",
+                                          json={"host": host, key: items}))
+        return body.get(key, [])
 
     # -- ports (the DHCP agent manages its own network:dhcp ports through the public API) --
 

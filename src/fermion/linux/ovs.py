@@ -27,11 +27,11 @@ import os
 import signal
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from fermion.linux import netns as ns
 from fermion.linux.cmd import CommandError, run
+from fermion.linux.ovsdb import STATE_QUERY, OvsState
 from fermion.linux.proc import cmdline, pid_alive
 
 LOG = logging.getLogger(__name__)
@@ -215,40 +215,6 @@ class OvsDaemon:
                 LOG.warning("could not delete leftover OVS device %s: %s", dev, exc)
 
 
-def _atom(value):
-    """An OVSDB JSON value as Python: uuids as strings, sets as lists, maps as dicts."""
-    if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
-        kind, body = value
-        if kind == "uuid":
-            return body
-        if kind == "set":
-            return [_atom(v) for v in body]
-        if kind == "map":
-            return {k: _atom(v) for k, v in body}
-    return value
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-@dataclass
-class OvsState:
-    """Bridges, ports and interfaces as read in one OVSDB transaction (:meth:`Ovs.state`)."""
-
-    bridges: dict[str, list[str]] = field(default_factory=dict)  # bridge -> its port names
-    ports: dict[str, dict] = field(default_factory=dict)  # name -> tag, other_config, ifaces
-    interfaces: dict[str, dict] = field(default_factory=dict)  # name -> ofport, type, ext ids
-
-    def ports_of(self, bridge: str) -> list[str]:
-        """Port names of ``bridge`` without the bridge's own internal port (as list-ports)."""
-        return sorted(p for p in self.bridges.get(bridge, []) if p != bridge)
-
-    def ofport(self, iface: str) -> int:
-        value = self.interfaces.get(iface, {}).get("ofport")
-        return value if isinstance(value, int) else -1
-
-
 class Ovs:
     """Idempotent verbs on one OVS instance, addressed by its run directory."""
 
@@ -349,32 +315,24 @@ class Ovs:
     def state(self) -> OvsState:
         """Bridges, ports and interfaces in one read (one ``ovsdb-client transact``) instead
         of one ovs-vsctl process per question: an agent's pass asks many."""
-        selects = [{"op": "select", "table": table, "where": [], "columns": columns}
-                   for table, columns in (
-                       ("Bridge", ["name", "ports"]),
-                       ("Port", ["_uuid", "name", "tag", "other_config", "interfaces"]),
-                       ("Interface", ["_uuid", "name", "ofport", "type", "external_ids"]))]
-        out = run(["ovsdb-client", "transact", self.db,
-                   json.dumps(["Open_vSwitch", *selects])], timeout=self.timeout + 5).stdout
-        bridges, ports, ifaces = (r.get("rows", []) for r in json.loads(out))
-        iface_names = {_atom(r["_uuid"]): r["name"] for r in ifaces}
-        port_names = {_atom(r["_uuid"]): r["name"] for r in ports}
-        state = OvsState()
-        for r in bridges:
-            state.bridges[r["name"]] = sorted(port_names.get(u, "?")
-                                              for u in _as_list(_atom(r["ports"])))
-        for r in ports:
-            tag = _atom(r["tag"])
-            state.ports[r["name"]] = {
-                "tag": tag if isinstance(tag, int) else None,
-                "other_config": _atom(r["other_config"]) or {},
-                "interfaces": [iface_names.get(u, "?") for u in _as_list(_atom(r["interfaces"]))]}
-        for r in ifaces:
-            ofport = _atom(r["ofport"])
-            state.interfaces[r["name"]] = {
-                "ofport": ofport if isinstance(ofport, int) else -1, "type": r["type"],
-                "external_ids": _atom(r["external_ids"]) or {}}
-        return state
+        out = run(["ovsdb-client", "transact", self.db, STATE_QUERY],
+                  timeout=self.timeout + 5).stdout
+        return OvsState.parse(out)
+
+    def set_port_tags(self, tags: Mapping[str, tuple[int, str | None]]) -> None:
+        """Set each port's ``tag`` and ``other_config:net_uuid`` (the network the tag
+        stands for; removed when None) in one transaction. ``--no-wait``: ovs-vswitchd
+        applies the tags within its next iteration; waiting for it costs ~0.3 s on a busy
+        host and orders nothing the agents rely on."""
+        args: list[str] = []
+        for name, (tag, net_uuid) in sorted(tags.items()):
+            args += ["--", "set", "Port", name, f"tag={tag}"]
+            if net_uuid:
+                args.append(f"other_config:net_uuid={_quote(net_uuid)}")
+            else:
+                args += ["--", "remove", "Port", name, "other_config", "net_uuid"]
+        if args:
+            self.vsctl("--no-wait", *args[1:])
 
     def ofport(self, iface: str) -> int:
         """The OpenFlow port number of `iface` (-1 if OVS could not open it)."""
