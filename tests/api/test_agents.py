@@ -367,6 +367,13 @@ def test_port_status_reports(fermion_server, db_url):
         assert status([(bound["id"], "DOWN")]) == {bound["id"]: "updated"}
         port = c.get(f"/v2.0/ports/{bound['id']}").json()["port"]
         assert port["status"] == "DOWN" and port["binding:vif_type"] == "ovs"
+        # ERROR: the agent cannot wire the port; shown as is, but not on a disabled port
+        assert status([(bound["id"], "ERROR"), (disabled["id"], "ERROR")]) == {
+            bound["id"]: "updated", disabled["id"]: "unchanged"}
+        assert c.get(f"/v2.0/ports/{bound['id']}").json()["port"]["status"] == "ERROR"
+        assert c.get(f"/v2.0/ports/{disabled['id']}").json()["port"]["status"] == "DOWN"
+        assert status([(bound["id"], "ACTIVE")]) == {bound["id"]: "updated"}
+        assert c.get(f"/v2.0/ports/{bound['id']}").json()["port"]["status"] == "ACTIVE"
 
         for bad in ({"host": "c1", "ports": [{"id": bound["id"], "status": "UP"}]},
                     {"host": "c1", "ports": [{"status": "ACTIVE"}]},

@@ -37,6 +37,7 @@ from fermion.agent.l2_model import (
     allocate_local_vlans,
 )
 from fermion.agent.pipeline import BR_INT, BR_TUN
+from fermion.agent.sg_flows import host_conj_ids
 
 DEAD_VLAN = 4095
 PATCH_TUN, PATCH_INT = "patch-tun", "patch-int"
@@ -249,9 +250,10 @@ def compile_ports(model: HostModel, cache: PortFlowCache
     compiled leaves the model and is dropped on entry (fail closed); returns the model
     without those ports and why each failed."""
     failed: dict[str, Exception] = {}
+    ids = host_conj_ids(model)
     for port in model.ports:
         try:
-            cache.port_flows(model, port)
+            cache.port_flows(model, port, ids)
         except Exception as exc:  # noqa: BLE001 - the one port fails, not the pass
             failed[port.id] = exc
     if not failed:

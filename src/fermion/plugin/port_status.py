@@ -1,4 +1,5 @@
-"""Port status reports: an agent says which ports it has wired (ACTIVE) or lost (DOWN).
+"""Port status reports: an agent says which ports it has wired (ACTIVE), lost (DOWN) or
+cannot wire (ERROR).
 
 The report names the reporting host (``plugin.status_reports``). A port bound to another
 host is left alone (as Neutron ignores a device reported from the wrong host); an unbound
@@ -6,7 +7,8 @@ port reported ACTIVE is bound to the reporting host, since that is where it is p
 ACTIVE also makes the binding Open vSwitch's: ``binding:vif_type`` "ovs" and
 ``binding:vif_details`` from the host's Open vSwitch agent (``plugin.binding``). A port
 that is administratively down, or on a network that is, stays DOWN (though bound) whatever
-is reported. Network ``status`` is not touched: as in Neutron's ML2, a network is ACTIVE
+is reported. ERROR (the agent failed to wire the port: OVS could not open its interface,
+…) is shown as such and changes no binding. Network ``status`` is not touched: as in Neutron's ML2, a network is ACTIVE
 from creation.
 """
 
@@ -33,8 +35,8 @@ def report(plugin, conn: Connection, host: str, reports: list[dict]) -> list[dic
         if row.binding_host_id and row.binding_host_id != host:
             return None
         wired = reported == "ACTIVE"
-        status = "ACTIVE" if wired and row.admin_state_up and network_up.get(
-            row.network_id) else "DOWN"
+        up = row.admin_state_up and network_up.get(row.network_id)
+        status = reported if up and reported != "DOWN" else "DOWN"
         values: dict[str, Any] = {}
         if row.status != status:
             values["status"] = status
@@ -50,4 +52,4 @@ def report(plugin, conn: Connection, host: str, reports: list[dict]) -> list[dic
     return status_reports.apply(conn, plugin.ports, rows, reports, judge)
 
 
-KIND = status_reports.Kind("ports", ("ACTIVE", "DOWN"), "update_fermion_port_status", report)
+KIND = status_reports.Kind("ports", ("ACTIVE", "DOWN", "ERROR"), "update_fermion_port_status", report)
