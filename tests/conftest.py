@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.hosts",
     "tests.fixtures.agents",
     "tests.fixtures.compute",
+    "tests.fixtures.fault_proxy",
 ]

@@ -59,6 +59,9 @@ def test_wiring_vlans_and_tags():
     assert p.tags == {"tapa": (1, fx.NET_FLAT), "tapd": (7, fx.NET_VX),
                       "tapr": (DEAD_VLAN, None), "tapz": (DEAD_VLAN, None)}
     assert p.dead_ofports == [9, 10]
+    # the same port plugged again on a device OVS can open: wired, the broken one ignored
+    plugged["tapa2"] = OvsPort("tapa2", -1, fx.PORT_A, None, None, "no such device")
+    assert fx.PORT_A not in plan.port_plan(CFG, fx.SNAPSHOT, plugged).failed
 
 
 def test_ports_of_a_network_without_a_free_vlan_fail_and_are_dropped():

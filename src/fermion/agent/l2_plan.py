@@ -177,6 +177,8 @@ def port_plan(cfg: L2Config, snapshot: Mapping, plugged: Mapping[str, OvsPort]) 
                 failed[sp["id"]] = f"OVS port {port.name}: {port.error}"
             continue  # else OVS has not opened it yet: the pass its plug wakes will
         candidates[sp["id"]] = port
+    for pid in candidates:  # a stale broken OVS port beside a working one: no failure
+        failed.pop(pid, None)
     existing = {p.net_uuid: p.tag for p in plugged.values()
                 if p.net_uuid and p.tag is not None and p.tag != DEAD_VLAN}
     vlans, unallocated = local_vlans({by_id[i]["network_id"] for i in candidates}, existing)
