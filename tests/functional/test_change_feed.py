@@ -26,6 +26,18 @@ ROUNDS = 4  # per writer: network + port create, update both, delete both
 BATCH = 7  # watchers ask for few changes at a time: many batches, many resumptions
 DEADLINE = 120.0
 NO_POLL = {("neutron.conf", "fermion"): {"change_poll_interval": 60}}
+# debug logging: a server says when a watcher's long poll starts waiting
+WATCHED = {**NO_POLL, ("neutron.conf", "DEFAULT"): {"debug": True}}
+
+
+def _wait_until_waiting(server, since: int, thread: threading.Thread) -> None:
+    """Until `server` has the long poll for changes after `since` waiting (its debug log)."""
+    needle = f"watcher since revision {since} waits"
+    deadline = time.monotonic() + 15
+    while needle not in server.log_path.read_text(errors="replace"):
+        assert thread.is_alive(), "the watcher returned before it waited"
+        assert time.monotonic() < deadline, f"no {needle!r}\n{server.log_tail()}"
+        time.sleep(0.05)
 
 
 def _db_url(server) -> str:
@@ -167,7 +179,7 @@ def test_every_watcher_sees_every_change_sqlite(fermion_server):
 
 def test_write_on_one_server_wakes_watcher_on_other(fermion_server, postgres_url):
     a = fermion_server(db_url=postgres_url, extra_conf=NO_POLL)
-    b = fermion_server(db_url=postgres_url, extra_conf=NO_POLL)
+    b = fermion_server(db_url=postgres_url, extra_conf=WATCHED)
     since = _revision(a)
     result: dict = {}
 
@@ -179,7 +191,7 @@ def test_write_on_one_server_wakes_watcher_on_other(fermion_server, postgres_url
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    time.sleep(0.5)  # the watcher is waiting on b now
+    _wait_until_waiting(b, since, watcher)
     with a.client() as c:
         t_write = time.monotonic()
         r = c.post("/v2.0/networks", json={"network": {"name": "wake"}})
@@ -234,7 +246,7 @@ def test_resync_when_behind_retention(fermion_server):
 
 
 def test_feed_parameters_and_policy(fermion_server):
-    server = fermion_server()
+    server = fermion_server(extra_conf=WATCHED)
     with server.client() as c:
         r = c.get("/v2.0/fermion/changes", params={"since": 0, "timeout": 0})
         assert r.status_code == 200
@@ -256,7 +268,7 @@ def test_feed_parameters_and_policy(fermion_server):
 
         thread = threading.Thread(target=watch, daemon=True)
         thread.start()
-        time.sleep(0.3)
+        _wait_until_waiting(server, since, thread)
         assert c.post("/v2.0/networks", json={"network": {"name": "x"}}).status_code == 201
         thread.join(25)
         assert result["waited"] < 5

@@ -11,7 +11,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,52 @@ def ping(src: Instance, dst: Instance, *, count: int = 3, settle: float = 5.0) -
     out = src.exec([*PING, "-c", str(count), "-i", "0.2", "-w", "5", dst.ip], check=False)
     received = re.search(r"(\d+) (?:packets )?received", out.stdout)
     assert received and int(received.group(1)) == count, out.stdout + out.stderr
+
+
+def tcpdump_listening(cap) -> None:
+    """Wait until the tcpdump started as `cap` (stderr piped, text) says "listening on"."""
+    seen = []
+    for line in cap.stderr:
+        if "listening on" in line:
+            return
+        seen.append(line)
+    raise AssertionError(f"tcpdump exited ({cap.wait()}) before listening: {''.join(seen)}")
+
+
+class Lines:
+    """A process's output read line by line in a thread, so a test can wait for what it
+    says (`wait_for`) while it runs, and read all of it (`text`) once it has ended."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self.closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def count(self, needle: str) -> int:
+        with self._cond:
+            return sum(needle in line for line in self.lines)
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Until `check()` holds (it may call `count`); fails when the output ends or
+        `timeout` passes first."""
+        with self._cond:  # re-entrant: check() may take it again
+            self._cond.wait_for(lambda: check() or self.closed, timeout)
+            assert check(), f"no {what} in the output:\n{''.join(self.lines)[-2000:]}"
+
+    def text(self, timeout: float = 30.0) -> str:
+        self._thread.join(timeout)
+        return "".join(self.lines)
 
 
 def tcp_echo(server: Instance, client: Instance, port: int = 8000) -> None:

@@ -20,7 +20,7 @@ from fermion.agent import cookies
 from fermion.lab.host import plug_instance
 from fermion.linux import netns as ns
 from tests.fixtures.server import venv_bin
-from tests.functional.test_hosts import PING, ping
+from tests.functional.test_hosts import PING, ping, tcpdump_listening
 
 pytestmark = pytest.mark.root
 
@@ -148,7 +148,7 @@ def test_two_hosts_vxlan(lab_hosts, fermion_server):
     cap = ns.popen_in(ul.ns, ul.tcpdump_argv(h1, "-n", "-l", "-c", "2", "udp", "port", "4789"),
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # tcpdump is listening
+        tcpdump_listening(cap)
         ping(vm1, vm2)
         out, _ = cap.communicate(timeout=10)
     finally:
@@ -257,7 +257,7 @@ def test_two_hosts_flat_and_vlan(lab_hosts, fermion_server):
                                                      ifname="ph0"),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(0.5)
+            tcpdump_listening(cap)
             ping(src, dst)
             out, _ = cap.communicate(timeout=10)
         finally:

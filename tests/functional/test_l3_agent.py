@@ -30,7 +30,7 @@ from fermion.linux.iptables import Iptables, detect_backend
 from fermion.linux.proc import pid_alive
 from tests.fixtures.metadata_sink import MetadataSink
 from tests.fixtures.server import venv_bin
-from tests.functional.test_hosts import PING
+from tests.functional.test_hosts import PING, Lines, tcpdump_listening
 
 pytestmark = pytest.mark.root
 
@@ -48,8 +48,9 @@ while True:
         print(line.decode().strip(), flush=True); f.write(line)
 """
 # Client: one line, echo expected; "stream" keeps sending a line every 50 ms until the
-# file argv[4] exists, failing on any echo slower than 3 s; "hold" sends "before", waits
-# for argv[4] to exist, sends "after" and exits.
+# file argv[4] exists, failing on any echo slower than 3 s (and saying every 5th echo);
+# "hold" sends "before", waits for argv[4] to exist, sends "after" and says whether its
+# echo came back within 2 s (ECHOED) or not (NO ECHO, CLOSED).
 CLIENT = """
 import os, socket, sys, time
 host, port, mode, flag = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -63,10 +64,11 @@ if mode == "hold":
     assert say("before") == "before"; print("CONNECTED", flush=True)
     while not os.path.exists(flag): time.sleep(0.05)
     try:
-        f.write(b"after\\n")
+        f.write(b"after\\n"); c.settimeout(2)
+        print("ECHOED" if f.readline() else "CLOSED", flush=True)
     except OSError:
-        pass
-    time.sleep(1); print("DONE"); sys.exit()
+        print("NO ECHO", flush=True)
+    sys.exit()
 n = 0
 print("STREAMING", flush=True)
 while not os.path.exists(flag):
@@ -77,6 +79,8 @@ while not os.path.exists(flag):
         print(f"FAIL at {n}: {exc}", flush=True); sys.exit(1)
     if got != f"seq {n}":
         print(f"FAIL at {n}: {got!r}", flush=True); sys.exit(1)
+    if n % 5 == 0:
+        print(f"ECHOED {n}", flush=True)
     time.sleep(0.05)
 print(f"OK {n}", flush=True)
 """
@@ -238,7 +242,7 @@ def capture(lab: Lab, bpf: list[str], action, count: int = 1) -> str:
     cap = lab.ext_popen(["tcpdump", "-n", "-l", "-i", lab.ext.BRIDGE, "-c", str(count), *bpf],
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # tcpdump is listening
+        tcpdump_listening(cap)
         action()
         out, _ = cap.communicate(timeout=10)
     finally:
@@ -246,6 +250,15 @@ def capture(lab: Lab, bpf: list[str], action, count: int = 1) -> str:
             cap.kill()
             cap.wait()
     return out
+
+
+def router_state(netns: str) -> dict[str, str]:
+    """What a router namespace holds: links, addresses, routes, iptables rules (no counters)."""
+    ipt = Iptables(detect_backend())
+    state = {what: ns.exec_in(netns, ["ip", "-j", *what.split()]).stdout
+             for what in ("link", "addr", "route", "-6 route")}
+    state.update({f"iptables {t}": ipt.list_rules(netns, t) for t in ("filter", "nat", "mangle")})
+    return state
 
 
 class Echo:
@@ -361,7 +374,8 @@ def test_snat_floating_ip_and_rules(lab_hosts, fermion_server, tmp_path):
             assert shown["status"] == "DOWN", shown
             assert fip_ip not in conntrack.list_entries(qrouter)
             flag.touch()
-            client.communicate(timeout=15)
+            said, _ = client.communicate(timeout=15)
+            assert "ECHOED" not in said, "the old connection still carries packets"
         finally:
             if client.poll() is None:
                 client.kill()
@@ -400,7 +414,8 @@ def test_moved_floating_ip_leaves_no_connection_to_its_old_instance(lab_hosts, f
             assert summary["iptables_changed"], summary
             assert vm1.ip not in conntrack.list_entries(lab.ns_of(lab.routers[0]))
             flag.touch()
-            client.communicate(timeout=15)
+            said, _ = client.communicate(timeout=15)
+            assert "ECHOED" not in said, "the old connection still carries packets"
         finally:
             if client.poll() is None:
                 client.kill()
@@ -498,7 +513,8 @@ def test_two_routers_with_overlapping_subnets_and_metadata(lab_hosts, fermion_se
 def test_restart_under_traffic_and_router_removal(lab_hosts, fermion_server, agent_procs,
                                                   tmp_path):
     """Acceptance 5 and reconciliation: TCP streams through SNAT and through a floating IP
-    carry on across `kill -9` and a restart of the agent, whose first pass changes nothing;
+    carry on across `kill -9` and a restart of the agent, whose first pass changes nothing
+    (links, addresses, routes, iptables rules and the haproxy process are as they were);
     a deleted router leaves no namespace, device, OVS port or process behind."""
     lab = make_lab(lab_hosts, fermion_server)
     net_id, subnet = lab.tenant_network("private", "10.0.0.0/24")
@@ -514,7 +530,7 @@ def test_restart_under_traffic_and_router_removal(lab_hosts, fermion_server, age
     reach(vm.exec, EXT_GW)
     pidfile = lab.net.rundir / "l3" / "ns-metadata-proxy" / f"{rid}.pid"
     haproxy_pid = int(pidfile.read_text())
-    links_before = ns.exec_in(qrouter, ["ip", "-j", "link"]).stdout
+    before = router_state(qrouter)
 
     flag = tmp_path / "stop"
     listener = ext_listener(lab, 9000)
@@ -527,19 +543,26 @@ def test_restart_under_traffic_and_router_removal(lab_hosts, fermion_server, age
             streams.append(vm.popen([sys.executable, "-c", CLIENT, EXT_GW, "9000", "stream",
                                      str(flag)], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True))
-            for s in streams:
-                assert s.stdout.readline().strip() == "STREAMING", s.stderr.read()
-            time.sleep(0.5)
+            outs = [Lines(s.stdout) for s in streams]
+
+            def echoed() -> list[int]:
+                return [out.count("ECHOED") for out in outs]
+
+            for out in outs:  # both streams run: 10 echoes each
+                out.wait_for("10 echoes", lambda out=out: out.count("ECHOED") >= 2)
             agent.kill()
             at = len(agent.log_text())
             agent.start()
             agent.wait_for_log("pass 1 ", after=at)
-            assert "changed: False" in agent.log_text()[at:], agent.log_text()[at:]
-            time.sleep(1.0)
+            assert router_state(qrouter) == before, "the restarted agent changed the router"
+            seen = echoed()
+            for out, n in zip(outs, seen, strict=True):  # and they still run
+                out.wait_for("10 more echoes", lambda out=out, n=n: out.count("ECHOED") >= n + 2)
             flag.touch()
-            for s in streams:
-                out, err = s.communicate(timeout=15)
-                assert s.returncode == 0 and "OK" in out, out + err
+            for s, out in zip(streams, outs, strict=True):
+                s.wait(timeout=15)
+                text = out.text()
+                assert s.returncode == 0 and "OK" in text, text + s.stderr.read()
         finally:
             for s in streams:
                 if s.poll() is None:
@@ -548,7 +571,7 @@ def test_restart_under_traffic_and_router_removal(lab_hosts, fermion_server, age
             listener.kill()
             listener.wait()
     assert int(pidfile.read_text()) == haproxy_pid, "haproxy was restarted"
-    assert ns.exec_in(qrouter, ["ip", "-j", "link"]).stdout == links_before
+    assert router_state(qrouter) == before
 
     # delete the router: nothing of it is left
     fip = lab.api.get("/v2.0/floatingips").json()["floatingips"][0]

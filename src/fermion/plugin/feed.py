@@ -238,6 +238,7 @@ class ChangeFeed:
             remaining = deadline - loop.time()
             if remaining <= 0 or self._closing:
                 return []
+            LOG.debug("watcher since revision %d waits (up to %.0f s)", since, remaining)
             try:
                 await asyncio.wait_for(updated.wait(), remaining)
             except TimeoutError:
