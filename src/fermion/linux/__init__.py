@@ -9,6 +9,8 @@ What lives here
             directory (optionally inside a namespace), tracked and stopped by pid;
             `Ovs`: narrow idempotent ovs-vsctl / ovs-ofctl / ovs-appctl verbs bound to
             that run directory; datapath detection (`netdev` without the kernel module).
+  ovsdb.py  `OvsState`: bridges, ports and interfaces (ofport, external_ids, error) read
+            in one `ovsdb-client transact`.
   ovsdb_monitor.py  `ovsdb-client monitor` in a thread: wakes an agent on OVSDB changes.
   interface.py  plug a namespace's device into an OVS bridge as Neutron's interface driver
             does (veth, iface-id/attached-mac external_ids, MAC, MTU, addresses).
@@ -17,12 +19,14 @@ What lives here
   iptables.py  backend detection (nft/legacy); `iptables-save`, `iptables-restore --noflush`
             of a text the caller computed (the L3 agent's rule diff), `-S` listing.
   conntrack.py  delete connection-tracking entries (floating IPs going or moving).
+  files.py  replace a daemon's file atomically, only when its text differs.
   proc.py   pid liveness and command lines.
 
 Rules
   - Verbs are safe to repeat: "add" tolerates what already exists (`may_exist`),
     "delete" tolerates what is already gone (`if_exists`).
-  - "Done" means applied: ovs-vsctl waits for ovs-vswitchd to reconfigure.
+  - "Done" means applied: ovs-vsctl waits for ovs-vswitchd to reconfigure (except where a
+    verb says `--no-wait`: the L2 agent's port tags).
   - Processes are ever only stopped by the pid we recorded, never by name.
   - Nothing here renders policy (flows, rules, configs); it applies what the caller
     computed (a verb compares only what it needs to stay idempotent, e.g. a device's
