@@ -54,7 +54,7 @@ SPANS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("fermion.linux.interface", "plug", "  plug tap (namespace, veth, OVS port)"),
         ("fermion.linux.interface", "set_addresses", "  addresses"),
         ("fermion.agent.dnsmasq", "render_files", "  render hosts/opts files"),
-        (_DHCP, "_replace_if_different", "  write files (if changed)"),
+        ("fermion.linux.files", "replace_if_different", "  write files (if changed)"),
         ("fermion.linux.process", "Daemon.ensure", "  dnsmasq: adopt or start"),
         ("fermion.linux.process", "Daemon._find_in_netns", "    look for it in the namespace"),
         ("fermion.linux.process", "Daemon.start", "    start, wait for its pid file"),
