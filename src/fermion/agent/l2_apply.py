@@ -184,13 +184,13 @@ class L2Applier:
         if time.monotonic() - self._audited >= self.audit_interval:
             self.forget_flows()
             return
-        canary = fl.parse_dump(BR_INT, self.ovs.ofctl(BR_INT, "dump-flows", "table=23"))
+        canary = fl.parse_dump(BR_INT, self.ovs.dump_flows(BR_INT, "table=23"))
         if not any(f.cookie == cookies.BASE for f in canary):
             LOG.warning("br-int lost its canary flow (OVS restarted?): full resync of flows")
             self.forget_flows()
 
     def actual_flows(self, bridge: str) -> list[fl.Flow]:
-        return fl.parse_dump(bridge, self.ovs.ofctl(bridge, "dump-flows"))
+        return fl.parse_dump(bridge, self.ovs.dump_flows(bridge))
 
     def apply_flows(self, bridge: str, desired: Sequence[fl.Flow],
                     owners: Mapping[int, list[str]] | None = None
@@ -230,8 +230,7 @@ class L2Applier:
                 to_delete: Sequence[fl.Flow]) -> None:
         lines = [f"delete_strict {f.render_delete()}" for f in to_delete]
         lines += [f"add {f.render()}" for f in to_add]
-        self.ovs.ofctl(bridge, "add-flows", "-", options=["--bundle"],
-                       input="\n".join(lines) + "\n")
+        self.ovs.apply_flow_bundle(bridge, lines)
         LOG.info("%s: %d flows added/replaced, %d deleted", bridge, len(to_add), len(to_delete))
         LOG.debug("%s bundle:\n%s", bridge, "\n".join(lines))
 

@@ -242,6 +242,16 @@ class Ovs:
         argv = ["ovs-ofctl", *options, command, self.mgmt(bridge), *args]
         return run(argv, input=input).stdout
 
+    def dump_flows(self, bridge: str, *match: str) -> str:
+        """``ovs-ofctl dump-flows`` text of `bridge` (optionally only flows matching)."""
+        return self.ofctl(bridge, "dump-flows", *match)
+
+    def apply_flow_bundle(self, bridge: str, lines: Iterable[str]) -> None:
+        """``add …`` / ``delete_strict …`` lines in one OpenFlow bundle: all of them are
+        applied or none (``CommandError`` naming OVS's complaint)."""
+        self.ofctl(bridge, "add-flows", "-", options=["--bundle"],
+                   input="\n".join(lines) + "\n")
+
     def appctl(self, *args: str, daemon: str = "ovs-vswitchd") -> str:
         return run(["ovs-appctl", "-t", str(self.rundir / f"{daemon}.ctl"), *args]).stdout
 
