@@ -23,6 +23,7 @@ PACKAGES=(
   tcpdump isc-dhcp-client postgresql curl procps iperf3
   iputils-arping  # the L3 agent's gratuitous ARP for new gateway/floating IP addresses
   cloud-init      # the real cloud-init: its reader checks the metadata service (tests), guests
+  tini util-linux iputils-ping  # `fermion lab`: hosts' init (reaps orphans), unshare/nsenter, ping
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

@@ -7,13 +7,16 @@
   fermion agent l3 --host NAME [--server URL] [--once] ...   the L3 agent (routers)
   fermion agent metadata --host NAME [--config-file metadata_agent.ini] ...   the metadata agent
   fermion compute-api [--config-file nova.conf]...   the Compute, Image and metadata APIs
+  fermion lab up|down|status|exec|logs|openrc ...   the seed's labs as hosts on this machine
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
+from pathlib import Path
 
 from fermion import __version__
 from fermion.config import ConfigError, load
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _l3_agent_parser(agent_sub)
     _dhcp_agent_parser(agent_sub)
     _metadata_agent_parser(agent_sub)
+    _lab_parser(sub)
     return parser
 
 
@@ -66,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "agent":
         return _agent(args)
+    if args.command == "lab":
+        from fermion.lab.commands import main as lab_main
+
+        return lab_main(args)
     try:
         conf = load(args.config_file)
     except ConfigError as error:
@@ -118,7 +126,8 @@ def _agent_args(parser: argparse.ArgumentParser, *, poll_help: str | None = None
     command-line values win over the files."""
     _config_args(parser)
     _from_ini(parser, "--host", ini=("DEFAULT", "host"),
-              help="this host's name, as ports' binding:host_id name it (required)")
+              help="this host's name, as ports' binding:host_id name it (default: the "
+                   "hostname, as in Neutron)")
     parser.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL",
                         help="the Fermion server (default: %(default)s)")
     parser.add_argument("--os-token", default=None, metavar="TOKEN",
@@ -234,6 +243,76 @@ def _metadata_agent_parser(agent_sub) -> None:
               metavar="PORT", help="the metadata service's port")
 
 
+def _lab_parser(sub) -> None:
+    from fermion.lab.state import LOG_ROOT, STATE_ROOT
+
+    lab = sub.add_parser(
+        "lab", help="the seed's multi-node labs on this machine (needs root)",
+        description="Hosts made of namespaces (network, mount, PID, UTS) with their own "
+                    "Open vSwitch, joined by a management network, a VXLAN underlay and an "
+                    "external physical network; the server and agents run inside them with "
+                    "the command lines and INI files of real hosts. The lab is closed: only "
+                    "the management network is reachable from this machine.")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
+
+    def common(p):
+        p.add_argument("--lab", default=None, metavar="NAME",
+                       help="which lab (default: the only one that is up)")
+        p.add_argument("--state-dir", type=Path, default=STATE_ROOT, metavar="DIR",
+                       help="where labs keep their state (default: %(default)s; "
+                            "FERMION_LAB_STATE_DIR)")
+        p.add_argument("--log-dir", type=Path, default=LOG_ROOT, metavar="DIR",
+                       help="where labs keep their hosts' logs, also after down (default: "
+                            "%(default)s; FERMION_LAB_LOG_DIR)")
+        return p
+
+    up = common(lab_sub.add_parser(
+        "up", help="build a lab, create the seed's demo, run the smoke checks",
+        description="Build the topology's hosts and networks, start the server and agents "
+                    "inside them, create the demo through the API and plug its instances, "
+                    "then print a summary and the smoke table (exit status 1 if a check "
+                    "fails). Harmless when the lab is up already."))
+    up.add_argument("topology_arg", nargs="?", default=None, metavar="TOPOLOGY",
+                    help="same as --topology")
+    up.add_argument("--topology", default=None, metavar="NAME|FILE",
+                    help="a shipped topology (lab10, lab8) or a YAML file (default: lab10)")
+    up.add_argument("--computes", type=_positive, default=None, metavar="N",
+                    help="N compute hosts, cloned from the topology's first")
+    up.add_argument("--instances", type=_positive, default=None, metavar="M",
+                    help="M instances spread over the compute hosts")
+    common(lab_sub.add_parser("down", help="remove everything the lab made (logs are kept)",
+                              description="Stop every process and remove every namespace, "
+                                          "link and file the lab made, also after a failed "
+                                          "or killed `lab up`. The logs stay; the last line "
+                                          "says where."))
+    common(lab_sub.add_parser("status", help="hosts, daemons, agents, instances, resources"))
+    ex = common(lab_sub.add_parser(
+        "exec", help="run a command inside a lab host or instance",
+        description="Run CMD inside HOST (its network, mount, PID and UTS namespaces: its "
+                    "own `ip netns`, `ovs-vsctl`, `ps`) or INSTANCE (a guest inside its "
+                    "compute host). Without CMD: a shell.",
+        usage="fermion lab exec [-h] [--lab NAME] HOST|INSTANCE [-- CMD ...]"))
+    ex.add_argument("target", metavar="HOST|INSTANCE")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
+    lg = common(lab_sub.add_parser(
+        "logs", help="a host's logs (or an instance's console)",
+        description="Without DAEMON: list HOST's log files. DAEMON is a file name or one "
+                    "of server, l2, dhcp, l3, ovs-vswitchd, ovsdb-server. An INSTANCE "
+                    "shows its console."))
+    lg.add_argument("host", metavar="HOST|INSTANCE")
+    lg.add_argument("daemon", nargs="?", default=None, metavar="DAEMON")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing (tail -f)")
+    common(lab_sub.add_parser("openrc", help="environment for the openstack CLI: "
+                                             'eval "$(fermion lab openrc)"'))
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
 AGENT_MODULES = {"l2": "fermion.agent.l2_agent", "l3": "fermion.agent.l3_agent",
                  "dhcp": "fermion.agent.dhcp_agent", "metadata": "fermion.agent.metadata_agent"}
 
@@ -257,10 +336,7 @@ def _agent(args) -> int:
         print(f"fermion: configuration error: {error}", file=sys.stderr)
         return 2
     resolve_ini(args)
-    if not args.host:
-        print(f"fermion agent {args.agent_kind}: --host (or [DEFAULT] host) is required",
-              file=sys.stderr)
-        return 2
+    args.host = args.host or socket.gethostname()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -11,6 +11,8 @@ Layout of `rundir`::
 
     conf.db  db.sock  ovsdb-server.{pid,ctl,log}  ovs-vswitchd.{pid,ctl,log}  <bridge>.mgmt
 
+(the logs go to `logdir` instead when one is given, e.g. a lab host's /var/log/openvswitch).
+
 `Ovs` is the client: idempotent verbs over `ovs-vsctl --db=unix:<rundir>/db.sock` (which by
 default waits until ovs-vswitchd has applied the change), `ofctl()` through the bridge's
 management socket `unix:<rundir>/<bridge>.mgmt` and `appctl()` through the unixctl socket.
@@ -109,8 +111,9 @@ class OvsDaemon:
     DAEMONS = ("ovsdb-server", "ovs-vswitchd")
 
     def __init__(self, rundir: str | os.PathLike, *, netns: str | None = None,
-                 datapath_type: str | None = None):
+                 datapath_type: str | None = None, logdir: str | os.PathLike | None = None):
         self.rundir = Path(rundir).absolute()
+        self.logdir = Path(logdir).absolute() if logdir else self.rundir
         self.netns = netns
         self.datapath_type = datapath_type or detect_datapath_type()
         self.pids: dict[str, int] = {}
@@ -131,12 +134,13 @@ class OvsDaemon:
         return self.rundir / f"{daemon}.ctl"
 
     def log(self, daemon: str) -> Path:
-        return self.rundir / f"{daemon}.log"
+        return self.logdir / f"{daemon}.log"
 
     @property
     def env(self) -> dict[str, str]:
         d = str(self.rundir)
-        return {"OVS_RUNDIR": d, "OVS_LOGDIR": d, "OVS_DBDIR": d, "OVS_SYSCONFDIR": d}
+        return {"OVS_RUNDIR": d, "OVS_LOGDIR": str(self.logdir), "OVS_DBDIR": d,
+                "OVS_SYSCONFDIR": d}
 
     def client(self) -> Ovs:
         return Ovs(self.rundir, datapath_type=self.datapath_type)
@@ -150,6 +154,7 @@ class OvsDaemon:
 
         On failure, whatever was started is stopped again before the error propagates."""
         self.rundir.mkdir(parents=True, exist_ok=True)
+        self.logdir.mkdir(parents=True, exist_ok=True)
         try:
             if not self.db_path.exists():
                 run(["ovsdb-tool", "create", str(self.db_path), str(SCHEMA)])
