@@ -44,7 +44,7 @@ def test_samples_are_valid_for_fermion():
                 path = f"{tmp}/{name}"
                 open(path, "w").write(ini.sample_text(name))
                 paths.append(path)
-            load(paths, server=False)
+            load(paths)
     finally:
         logging.getLogger("fermion.config").removeHandler(handler)
     assert [r.getMessage() for r in records] == []
