@@ -359,9 +359,24 @@ def _serve(conf) -> int:
     except ConfigError as error:  # settings that do not fit together (ML2 types)
         print(f"fermion: configuration error: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=conf.get("DEFAULT", "bind_host"), port=conf.get("DEFAULT", "bind_port"),
-                log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    host, port = conf.get("DEFAULT", "bind_host"), conf.get("DEFAULT", "bind_port")
+    try:
+        sock = socket.create_server((host, port), family=_family(host), backlog=2048)
+    except OSError as error:
+        print(f"fermion server: cannot listen on {host}:{port}: {error.strerror}",
+              file=sys.stderr)
+        return 1
+    logging.getLogger("fermion.server").info("listening on http://%s:%d", host, port)
+    # log_config=None: uvicorn's loggers go through ours (one INFO line per request from
+    # uvicorn.access). SIGTERM: long-polling watchers get 1 s, then the server is gone.
+    config = uvicorn.Config(app, log_config=None, log_level=logging.getLogger().level,
+                            access_log=True, timeout_graceful_shutdown=1)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 if __name__ == "__main__":
