@@ -33,7 +33,7 @@ from fermion.agent.server_client import ServerClient
 LOG = logging.getLogger(__name__)
 
 AGENT_TYPE = "DHCP agent"
-BINARY = "fermion-agent-dhcp"
+BINARY = "neutron-dhcp-agent"
 
 
 class DhcpAgent(ReconcilingAgent):

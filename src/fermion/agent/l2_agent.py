@@ -32,7 +32,7 @@ from fermion.linux.ovsdb_monitor import OvsdbMonitor
 LOG = logging.getLogger(__name__)
 
 AGENT_TYPE = "Open vSwitch agent"
-BINARY = "fermion-agent-l2"
+BINARY = "neutron-openvswitch-agent"
 
 
 def port_statuses(snapshot: Mapping, host: str, result: ApplyResult) -> dict[str, str]:
