@@ -13,8 +13,10 @@ deps:
 test: deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 
+# The seed's Lab 10 on this machine (as root), left running: `.venv/bin/fermion lab down`
+# removes it. DEMO_ARGS: e.g. DEMO_ARGS="lab8" or DEMO_ARGS="--computes 4 --instances 12".
 demo: deps
-	$(PYTHON) -m fermion.demo
+	$(VENV)/bin/fermion lab up $(DEMO_ARGS)
 
 bench: deps
 	$(PYTHON) -m bench

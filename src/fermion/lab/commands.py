@@ -37,8 +37,15 @@ def _live(args) -> LiveLab:
     return LiveLab(paths)
 
 
+def _console() -> Console:
+    """Rich output; 160 columns when not on a terminal (CI logs, files), so the smoke
+    table's commands stay on one line."""
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=160 if wide else None)
+
+
 def up(args) -> int:
-    console = Console(highlight=False)
+    console = _console()
     began = time.monotonic()
     if args.topology and args.topology_arg:
         raise LabError("give the topology once (TOPOLOGY or --topology)")
@@ -118,7 +125,7 @@ def down(args) -> int:
 
 def status(args) -> int:
     live = _live(args)
-    console = Console(highlight=False)
+    console = _console()
     phase = live.state.get("phase", "?")
     console.print(f"lab {live.topo.name}: {phase}"
                   + (f" since {live.state['up_at']} (up took {live.state.get('up_seconds')} s)"
