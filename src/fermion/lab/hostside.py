@@ -73,7 +73,9 @@ def setup(plan: dict) -> dict:
 def start(plan: dict) -> dict:
     """Start each daemon unless its pid file names a live process already."""
     PID_DIR.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    # the caller's environment minus proxies (the lab is closed: controller:9696 is direct)
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     pids = {}
     for daemon in plan["daemons"]:
         pidfile = PID_DIR / f"{daemon['name']}.pid"
