@@ -60,7 +60,7 @@ FORBIDDEN: dict[str, tuple[set[str], str]] = {
     "compute_api": (SERVER | HOST | {"exceptions"},
                     "the compute-api process: compute and metadata, nothing of the network"),
 }
-for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "sql", "demo"}:
+for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "sql"}:
     # The entry point imports everything; nothing imports it.
     FORBIDDEN.setdefault(_package, (set(), ""))[0].add("cli")
 

@@ -144,6 +144,8 @@ class Builder:
         script.append(f"ip link set {fp.root_peer} master {mgmt_bridge} && "
                       f"ip link set {fp.root_peer} up")
         fabric.run(["sh", "-c", "set -e\n" + "\n".join(script)])
+        if os.path.exists(f"/proc/sys/net/ipv6/conf/{fp.root_link}"):  # IPv4 only: no
+            run(["sysctl", "-qw", f"net.ipv6.conf.{fp.root_link}.disable_ipv6=1"])  # link-local
         run(["ip", "addr", "add", fp.root_address, "dev", fp.root_link])
         run(["ip", "link", "set", fp.root_link, "up"])
         return (f"{len(fp.bridges)} segments, {len(fp.wires)} links; this machine: "
