@@ -104,7 +104,7 @@ async def action(request: Request) -> Response:
     length = body["os-getConsoleOutput"].get("length")
     row = await in_thread(svc.store.query,
                           lambda conn: servers.visible_row(conn, caller, server_id))
-    if row.host is None or row.vm_state == views.ERROR and row.console_log is None:
+    if row.host is None or (row.vm_state == views.ERROR and row.console_log is None):
         raise conflict(f"Instance {server_id} is not ready")
     return json_response({"output": tail(row.console_log or "", length)})
 

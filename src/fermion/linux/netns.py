@@ -135,11 +135,19 @@ def set_master(dev: str, master: str, *, netns: str | None = None) -> None:
 
 
 def delete_link(dev: str, *, netns: str | None = None) -> None:
-    """Delete `dev` (and its veth peer); no-op if it is gone or its namespace is gone."""
+    """Delete `dev` (and its veth peer); no-op if it is gone or its namespace is gone.
+
+    A veth can vanish between the check and the delete: when the namespace of its peer is
+    deleted, the kernel destroys both ends a moment later (asynchronously). That is gone,
+    not a failure."""
     if netns is not None and not netns_exists(netns):
         return
     if link_exists(dev, netns=netns):
-        _ip(netns, "link", "delete", "dev", dev)
+        try:
+            _ip(netns, "link", "delete", "dev", dev)
+        except CommandError:
+            if link_exists(dev, netns=netns):
+                raise
 
 
 def set_up(dev: str, *, netns: str | None = None) -> None:
