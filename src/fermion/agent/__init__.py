@@ -49,6 +49,10 @@ Acting (thin: desired state -> diff -> apply):
   l3_apply / l3_agent      ``fermion agent l3``: qrouter namespaces, qr-/qg- devices,
                routes, iptables, conntrack, haproxy; floating IP status (ERROR while
                their router fails).
+  metadata_lookup / metadata_agent  ``fermion agent metadata``: the socket haproxy forwards
+               to; which instance asks (router or network + haproxy's X-Forwarded-For,
+               through the Networking API; cached until the change feed moves), signed
+               X-Instance-ID, forwarded to the metadata service (``fermion compute-api``).
 
 Naming follows the seed: ``br-int``, ``br-tun``, ``int-<br>``/``phy-<br>``,
 ``patch-tun``/``patch-int``, ``qdhcp-<net>``, ``qrouter-<router>``, ``tap``/``qr-``/``qg-``
