@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import api, dhcp, feed, l2, l3, sg
+from bench import api, dhcp, feed, l2, l3, labup, sg
 from bench.harness import REPO, Reporter, Suite, install_signal_handlers, new_report, save
 
 SUITES: dict[str, Suite] = {s.name: s for s in (api.SUITE, feed.SUITE, l2.SUITE, l3.SUITE,
-                                               dhcp.SUITE, sg.SUITE)}
+                                               dhcp.SUITE, sg.SUITE, labup.SUITE)}
 
 
 def _type(typ: Any, choices: Sequence[str] | None) -> Any:
