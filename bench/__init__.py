@@ -10,6 +10,8 @@ module with its config dataclass (every field a command-line option), its phases
 - ``feed``: the change feed with many long-polling watchers against a 1-watcher baseline;
 - ``l2``, ``l3``, ``dhcp``: the agents on simulated hosts, run as the real ``fermion agent``
   commands (root); ``sg``: remote-group security groups at 1,000 ports through the L2 agent.
+- ``labup`` (suite ``lab``): ``fermion lab up``/``down`` as a user runs them, with the
+  peak memory of every daemon kind in the lab's hosts (root).
 
 Shared: ``harness`` (statistics, CPU and load meters, progress, the report's JSON and its
 section), ``procs`` (servers as tracked child processes, the HTTP client ``Api``), ``lab``
