@@ -353,6 +353,7 @@ def _serve(conf) -> int:
     import uvicorn
 
     from fermion.api.app import create_app
+    from fermion.sockets import tcp_listener
 
     try:
         app = create_app(conf)
@@ -361,7 +362,7 @@ def _serve(conf) -> int:
         return 2
     host, port = conf.get("DEFAULT", "bind_host"), conf.get("DEFAULT", "bind_port")
     try:
-        sock = _listen(host, port)
+        sock = tcp_listener(host, port)
     except OSError as error:
         print(f"fermion server: cannot listen on {host}:{port}: {error.strerror}",
               file=sys.stderr)
@@ -374,21 +375,6 @@ def _serve(conf) -> int:
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
-
-def _listen(host: str, port: int) -> socket.socket:
-    """The API's listening socket. Made with proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on
-    accepted connections only then (a socket from socket.create_server has proto 0, and
-    every response would wait ~40 ms for a delayed ACK)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 if __name__ == "__main__":

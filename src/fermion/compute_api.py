@@ -11,7 +11,6 @@ writes, as Nova's metadata API is part of its API service.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from fermion.compute.images_app import create_image_app
 from fermion.compute.service import ComputeService, Settings, store_url
 from fermion.compute.store import Store
 from fermion.metadata.service import create_metadata_app
+from fermion.sockets import tcp_listener
 
 LOG = logging.getLogger(__name__)
 
@@ -79,16 +79,14 @@ def serve(conf) -> int:
     svc, apps = build(conf)
     sockets, by_port = [], {}
     for listener in listeners(conf):
-        family = socket.AF_INET6 if ":" in listener.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((listener.host, listener.port))
+            sock = tcp_listener(listener.host, listener.port)
         except OSError as error:
             LOG.error("cannot listen on %s:%s for the %s API: %s", listener.host,
                       listener.port, listener.name, error)
+            for opened in sockets:
+                opened.close()
             return 1
-        sock.listen(2048)
         sockets.append(sock)
         by_port[sock.getsockname()[1]] = apps[listener.name]
     server = uvicorn.Server(uvicorn.Config(ByPort(by_port), log_level="warning",

@@ -60,7 +60,7 @@ FORBIDDEN: dict[str, tuple[set[str], str]] = {
     "compute_api": (SERVER | HOST | {"exceptions"},
                     "the compute-api process: compute and metadata, nothing of the network"),
 }
-for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "sql"}:
+for _package in SERVER | HOST | COMPUTE | {"config", "exceptions", "sql", "sockets"}:
     # The entry point imports everything; nothing imports it.
     FORBIDDEN.setdefault(_package, (set(), ""))[0].add("cli")
 
@@ -68,6 +68,7 @@ ONLY: dict[str, tuple[set[str], str]] = {
     "linux": ({"linux"}, "thin verbs on the host"),
     "config": (set(), "the base: every layer reads its options from here"),
     "sql": (set(), "the base: database plumbing both stores share (SQLAlchemy only)"),
+    "sockets": (set(), "the base: the HTTP services' listening sockets"),
     "exceptions": (set(), "the base: the errors every server layer raises"),
     "fermion": (set(), "the root package holds only the version"),
 }
