@@ -8,6 +8,7 @@ teardown, whatever happened, so nothing is left even when a test fails.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -23,6 +24,9 @@ from tests.fixtures.hosts import host_tools_missing
 from tests.fixtures.server import venv_bin
 
 UP_TIMEOUT = 600
+# Labs take the management range 198.18.0.0/24 and one device on this machine, so two test
+# runs on one machine (e.g. two checkouts) take turns: one lab at a time, machine-wide.
+MACHINE_LOCK = Path("/run/lock/fermion-e2e.lock")
 
 
 def lab_tools_missing() -> str | None:
@@ -44,6 +48,7 @@ class LabRun:
     before: Snapshot
     up: subprocess.CompletedProcess | None = None
     namespaces: set = field(default_factory=set)
+    lock_fd: int | None = None
 
     def cli(self, *args: str, timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess:
         argv = [venv_bin("fermion"), "lab", *args, "--state-dir", str(self.state_dir),
@@ -98,12 +103,21 @@ class LabRun:
             time.sleep(0.2)
 
 
+def new_run(name: str, base: Path) -> LabRun:
+    """A lab run holding the machine lock (waits for another run's lab to come down);
+    `stop_lab` releases it."""
+    MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    return LabRun(name, base / "state", base / "logs", Snapshot.take(), lock_fd=lock_fd)
+
+
 def start_lab(tmp_path_factory, name: str, *up_args: str) -> LabRun:
     reason = lab_tools_missing()
     if reason:
         pytest.skip(reason)
     base = tmp_path_factory.mktemp(f"lab-{name}")
-    run = LabRun(name, base / "state", base / "logs", Snapshot.take())
+    run = new_run(name, base)
     try:
         run.up = run.cli("up", *up_args)
         run.record_namespaces()
@@ -114,7 +128,12 @@ def start_lab(tmp_path_factory, name: str, *up_args: str) -> LabRun:
 
 
 def stop_lab(run: LabRun) -> None:
-    run.cli("down", "--lab", run.name, timeout=120)
+    try:
+        run.cli("down", "--lab", run.name, timeout=120)
+    finally:
+        if run.lock_fd is not None:
+            os.close(run.lock_fd)  # releases the machine lock
+            run.lock_fd = None
 
 
 def pytest_collection_modifyitems(items):

@@ -10,8 +10,7 @@ import time
 import pytest
 
 from fermion.lab.state import LabPaths
-from tests.e2e.conftest import LabRun, lab_tools_missing
-from tests.e2e.machine import Snapshot
+from tests.e2e.conftest import lab_tools_missing, new_run, stop_lab
 from tests.fixtures.server import venv_bin
 
 pytestmark = pytest.mark.timeout(600)
@@ -21,7 +20,7 @@ def test_down_after_kill_9_of_up_halfway(tmp_path):
     reason = lab_tools_missing()
     if reason:
         pytest.skip(reason)
-    run = LabRun("lab10", tmp_path / "state", tmp_path / "logs", Snapshot.take())
+    run = new_run("lab10", tmp_path)
     paths = LabPaths("lab10", run.state_dir, run.log_dir)
     up = subprocess.Popen([venv_bin("fermion"), "lab", "up", "--state-dir", str(run.state_dir),
                            "--log-dir", str(run.log_dir)], stdout=subprocess.PIPE,
@@ -44,6 +43,7 @@ def test_down_after_kill_9_of_up_halfway(tmp_path):
             up.kill()
             up.wait()
         down = run.cli("down")
+        stop_lab(run)  # releases the machine lock (a second down is harmless)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "lab lab10 is down" in down.stdout
     assert run.leftovers() == []
